@@ -1,0 +1,190 @@
+//! Everything a deployment decides: keys, cookie attributes, timeouts, encryption.
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::cookie::CookieSettings;
+use crate::error::ConfigError;
+use crate::keyring::{Keyring, RotationPolicy};
+
+/// Session settings. Every default is the safe one; [`SessionManager::new`] checks the whole
+/// for contradictions so a mistake stops start-up.
+///
+/// | setting | default |
+/// |---|---|
+/// | cookie | `session`, HttpOnly, Secure, SameSite=Lax, Path=/, browser-session |
+/// | idle timeout | 30 minutes, sliding |
+/// | absolute lifetime | 24 hours from login |
+/// | idle refresh interval | 60 seconds (a read re-signs at most once a minute) |
+/// | clock skew allowed | 60 seconds |
+/// | encryption | off (signed only; turn on when the data must stay unreadable) |
+/// | rotation | tokens from older keys accepted and re-issued |
+///
+/// ```
+/// use session_core::{Keyring, SessionConfig, SessionManager};
+/// use time::Duration;
+///
+/// let config = SessionConfig::new(Keyring::ephemeral_for_development())
+///     .idle_timeout(Some(Duration::minutes(15)))
+///     .absolute_timeout(Duration::hours(8))
+///     .encrypt(true);
+/// let manager = SessionManager::new(config)?;
+/// # Ok::<(), session_core::ConfigError>(())
+/// ```
+///
+/// [`SessionManager::new`]: crate::SessionManager::new
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub(crate) keyring: Keyring,
+    pub(crate) cookie: CookieSettings,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) absolute_timeout: Duration,
+    pub(crate) refresh_interval: Duration,
+    pub(crate) clock_skew: Duration,
+    pub(crate) encrypt: bool,
+    pub(crate) rotation_policy: RotationPolicy,
+    pub(crate) purpose: String,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+const MAX_TIMEOUT: Duration = Duration::days(3650);
+
+impl SessionConfig {
+    /// Safe defaults with the given keys.
+    pub fn new(keyring: Keyring) -> Self {
+        Self {
+            keyring,
+            cookie: CookieSettings::default(),
+            idle_timeout: Some(Duration::minutes(30)),
+            absolute_timeout: Duration::hours(24),
+            refresh_interval: Duration::seconds(60),
+            clock_skew: Duration::seconds(60),
+            encrypt: false,
+            rotation_policy: RotationPolicy::default(),
+            purpose: String::new(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Sets the cookie attributes.
+    pub fn cookie(mut self, cookie: CookieSettings) -> Self {
+        self.cookie = cookie;
+        self
+    }
+
+    /// Sets the idle timeout: a session unused for this long ends. `None` disables it.
+    pub fn idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// Sets the absolute lifetime: a session ends this long after login, however active.
+    pub fn absolute_timeout(mut self, absolute: Duration) -> Self {
+        self.absolute_timeout = absolute;
+        self
+    }
+
+    /// Sets how often a read-only request may re-sign the cookie to push the idle deadline
+    /// (the throttle of the sliding timeout). Must be shorter than the idle timeout.
+    pub fn refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Sets how far in the future an issued-at or last-active time may be (clock drift
+    /// between servers) before the token is refused.
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// Encrypts the payload (XChaCha20-Poly1305) so the client cannot read it.
+    pub fn encrypt(mut self, encrypt: bool) -> Self {
+        self.encrypt = encrypt;
+        self
+    }
+
+    /// Sets whether tokens from older keys are accepted.
+    pub fn rotation_policy(mut self, policy: RotationPolicy) -> Self {
+        self.rotation_policy = policy;
+        self
+    }
+
+    /// Sets the application purpose the tokens are bound to, besides the cookie name. Two
+    /// applications sharing keys and cookie name but with different purposes refuse each
+    /// other's tokens.
+    pub fn purpose(mut self, purpose: impl Into<String>) -> Self {
+        self.purpose = purpose.into();
+        self
+    }
+
+    /// Sets the time source (tests inject a [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The keyring.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The cookie attributes.
+    pub fn cookie_settings(&self) -> &CookieSettings {
+        &self.cookie
+    }
+
+    /// The string the token keys are bound to: cookie name and application purpose.
+    pub fn token_purpose(&self) -> String {
+        format!("cookie={};app={}", self.cookie.cookie_name(), self.purpose)
+    }
+
+    /// Checks the settings for contradictions.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.cookie.validate()?;
+        let check = |setting: &'static str, value: Duration| {
+            if value < Duration::SECOND || value > MAX_TIMEOUT {
+                Err(ConfigError::InvalidTimeout {
+                    setting,
+                    seconds: value.whole_seconds(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        check("absolute timeout", self.absolute_timeout)?;
+        check("refresh interval", self.refresh_interval)?;
+        if self.clock_skew.is_negative() || self.clock_skew > Duration::hours(1) {
+            return Err(ConfigError::InvalidTimeout {
+                setting: "clock skew (0 to 3600 seconds)",
+                seconds: self.clock_skew.whole_seconds(),
+            });
+        }
+        if let Some(idle) = self.idle_timeout {
+            check("idle timeout", idle)?;
+            if idle > self.absolute_timeout {
+                return Err(ConfigError::IdleLongerThanAbsolute {
+                    idle: idle.whole_seconds(),
+                    absolute: self.absolute_timeout.whole_seconds(),
+                });
+            }
+            if self.refresh_interval >= idle {
+                return Err(ConfigError::RefreshNotShorterThanIdle {
+                    refresh: self.refresh_interval.whole_seconds(),
+                    idle: idle.whole_seconds(),
+                });
+            }
+        }
+        if self.purpose.len() > 128 || self.purpose.chars().any(char::is_control) {
+            return Err(ConfigError::InvalidPurpose {
+                purpose: self.purpose.clone(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,266 @@
+//! Cookie attributes, written and read with the `cookie` crate.
+//!
+//! Defaults: name `session`, `HttpOnly`, `Secure`, `SameSite=Lax`, `Path=/`, and no `Max-Age`
+//! (the cookie ends with the browser session; the token's own deadlines end the session on the
+//! server side either way). Contradictions are configuration errors, never silent downgrades.
+
+use cookie::Cookie;
+pub use cookie::SameSite;
+use time::Duration;
+
+use crate::error::ConfigError;
+
+/// The attributes of the session cookie.
+///
+/// ```
+/// use session_core::{CookieSettings, SameSite};
+///
+/// let cookie = CookieSettings::default();
+/// let header = cookie.set_cookie_header("v");
+/// assert_eq!(header, "session=v; HttpOnly; SameSite=Lax; Secure; Path=/");
+///
+/// let bad = CookieSettings::default().same_site(SameSite::None).secure(false);
+/// assert!(bad.validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieSettings {
+    name: String,
+    path: String,
+    domain: Option<String>,
+    secure: bool,
+    http_only: bool,
+    same_site: SameSite,
+    max_age: Option<Duration>,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        Self {
+            name: "session".to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            max_age: None,
+        }
+    }
+}
+
+impl CookieSettings {
+    /// Sets the cookie name. A `__Host-` prefix asks the browser to pin the cookie to this
+    /// host over HTTPS (it requires Secure, Path=/ and no Domain).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the `Path` attribute (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Sets the `Domain` attribute (default: none, the cookie is sent to this host only).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Sets `Secure` (default on). Turning it off is meant for plain-http development only.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Sets `HttpOnly` (default on), which keeps the cookie out of reach of JavaScript.
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// Sets `SameSite` (default `Lax`).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// Sets `Max-Age`, making the cookie outlive the browser session (default: none).
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// The cookie name.
+    pub fn cookie_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the cookie is `Secure`.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Checks the settings for contradictions.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the contradiction and how to fix it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let name = || self.name.clone();
+        let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if self.name.is_empty() || !self.name.chars().all(token_char) {
+            return Err(ConfigError::InvalidCookieName { name: name() });
+        }
+        if !self.path.starts_with('/') || self.path.chars().any(|c| c.is_control() || c == ';') {
+            return Err(ConfigError::InvalidPath {
+                path: self.path.clone(),
+            });
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(ConfigError::SameSiteNoneWithoutSecure { name: name() });
+        }
+        let host = self.name.starts_with("__Host-");
+        if (host || self.name.starts_with("__Secure-")) && !self.secure {
+            return Err(ConfigError::PrefixWithoutSecure { name: name() });
+        }
+        if host && self.domain.is_some() {
+            return Err(ConfigError::HostPrefixWithDomain { name: name() });
+        }
+        if host && self.path != "/" {
+            return Err(ConfigError::HostPrefixWithPath {
+                name: name(),
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn build<'c>(&'c self, value: &'c str) -> cookie::CookieBuilder<'c> {
+        let mut builder = Cookie::build((self.name.as_str(), value))
+            .path(self.path.as_str())
+            .secure(self.secure)
+            .http_only(self.http_only)
+            .same_site(self.same_site);
+        if let Some(domain) = &self.domain {
+            builder = builder.domain(domain.as_str());
+        }
+        builder
+    }
+
+    /// The `Set-Cookie` header value that stores `value`.
+    pub fn set_cookie_header(&self, value: &str) -> String {
+        let mut builder = self.build(value);
+        if let Some(max_age) = self.max_age {
+            builder = builder.max_age(max_age);
+        }
+        builder.build().to_string()
+    }
+
+    /// The `Set-Cookie` header value that removes the cookie (empty value, `Max-Age=0` and an
+    /// expiry in the past), with the same name, path and domain so the browser matches it.
+    pub fn removal_header(&self) -> String {
+        let mut cookie = self.build("").build();
+        cookie.make_removal();
+        cookie.to_string()
+    }
+
+    /// The values of every cookie with this name in the given `Cookie` request headers, in
+    /// order. Unparseable pairs are skipped.
+    pub fn values_in<'a, 'h: 'a>(
+        &'a self,
+        cookie_headers: impl IntoIterator<Item = &'h str> + 'a,
+    ) -> impl Iterator<Item = &'h str> + 'a {
+        cookie_headers
+            .into_iter()
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .filter(|cookie| cookie.name() == self.name)
+            .filter_map(|cookie| cookie.value_raw())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe() {
+        let header = CookieSettings::default().set_cookie_header("abc");
+        for part in [
+            "session=abc",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/",
+        ] {
+            assert!(header.contains(part), "{header}");
+        }
+        assert!(
+            !header.contains("Max-Age") && !header.contains("Expires"),
+            "{header}"
+        );
+    }
+
+    #[test]
+    fn max_age_and_domain_are_written() {
+        let header = CookieSettings::default()
+            .max_age(Duration::hours(2))
+            .domain("example.com")
+            .set_cookie_header("v");
+        assert!(
+            header.contains("Max-Age=7200") && header.contains("Domain=example.com"),
+            "{header}"
+        );
+    }
+
+    #[test]
+    fn removal_expires_the_cookie() {
+        let header = CookieSettings::default().removal_header();
+        assert!(header.starts_with("session=;"), "{header}");
+        assert!(
+            header.contains("Max-Age=0") && header.contains("Expires="),
+            "{header}"
+        );
+        assert!(header.contains("Path=/"), "{header}");
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        let base = CookieSettings::default;
+        assert!(matches!(
+            base().same_site(SameSite::None).secure(false).validate(),
+            Err(ConfigError::SameSiteNoneWithoutSecure { .. })
+        ));
+        assert!(base().same_site(SameSite::None).validate().is_ok());
+        assert!(matches!(
+            base().name("__Host-s").domain("example.com").validate(),
+            Err(ConfigError::HostPrefixWithDomain { .. })
+        ));
+        assert!(matches!(
+            base().name("__Host-s").path("/app").validate(),
+            Err(ConfigError::HostPrefixWithPath { .. })
+        ));
+        assert!(matches!(
+            base().name("__Host-s").secure(false).validate(),
+            Err(ConfigError::PrefixWithoutSecure { .. })
+        ));
+        assert!(base().name("__Host-s").validate().is_ok());
+        assert!(matches!(
+            base().name("bad name").validate(),
+            Err(ConfigError::InvalidCookieName { .. })
+        ));
+        assert!(matches!(
+            base().path("app").validate(),
+            Err(ConfigError::InvalidPath { .. })
+        ));
+    }
+
+    #[test]
+    fn finds_every_cookie_of_its_name() {
+        let settings = CookieSettings::default();
+        let found: Vec<_> = settings
+            .values_in(["a=1; session=first; b=2", "session=second", "garbage;;=;"])
+            .collect();
+        assert_eq!(found, ["first", "second"]);
+    }
+}

@@ -1,0 +1,418 @@
+//! Keyrings: the ordered list of keys a deployment trusts, and where it comes from.
+//!
+//! The first key signs; every key verifies. To rotate, put a new key first and keep the old
+//! one behind it until the longest session lifetime has passed (`session rotate` prints the new
+//! list). Tokens signed by an older key are accepted and re-issued under the current one,
+//! unless [`RotationPolicy::CurrentKeyOnly`] is chosen to force everyone to log in again.
+//!
+//! # Sources
+//! - [`Keyring::from_env`]: `SESSION_KEYS=k2:<base64>,k1:<base64>`.
+//! - [`Keyring::from_file`]: the same list in a file that only its owner can read.
+//! - [`Keyring::from_entries`]: values a program fetched itself, for example from a secret
+//!   manager:
+//!
+//! ```no_run
+//! # fn fetch_secret(_: &str) -> String { String::new() }
+//! use session_core::Keyring;
+//!
+//! // HashiCorp Vault (`vault kv get -field=value secret/session/k2`), AWS Secrets Manager
+//! // (`GetSecretValue`), or GCP Secret Manager (`versions/latest:access`) all hand back the
+//! // base64 text `session keygen` printed; pass it on with its id.
+//! let current = fetch_secret("session/k2");
+//! let previous = fetch_secret("session/k1");
+//! let keyring = Keyring::from_entries([("k2", current.as_str()), ("k1", previous.as_str())])?;
+//! # Ok::<(), session_core::KeyringError>(())
+//! ```
+//! - [`Keyring::ephemeral_for_development`]: a random key that dies with the process, for local
+//!   development only; it logs a warning every time it is made.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::error::{KeyError, KeyringError};
+use crate::key::{Key, KeyId};
+
+/// Whether tokens signed by an older key of the ring are still accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RotationPolicy {
+    /// Accept tokens signed by any key in the ring; re-issue those from older keys under the
+    /// current key. The default: rotation logs nobody out.
+    #[default]
+    AcceptRetiredKeys,
+    /// Accept only tokens signed by the current (first) key. Use after a key compromise to
+    /// force everyone to log in again while keeping the old ids recognisable in logs.
+    CurrentKeyOnly,
+}
+
+/// An ordered, non-empty list of keys with ids.
+///
+/// ```
+/// use session_core::{Key, Keyring};
+///
+/// let new = Key::generate();
+/// let old = Key::generate();
+/// let ring = Keyring::new("k2", new)?.with_verifier("k1", old)?;
+/// assert_eq!(ring.current_id().as_str(), "k2");
+/// assert_eq!(ring.len(), 2);
+/// # Ok::<(), session_core::KeyringError>(())
+/// ```
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Vec<(KeyId, Key)>,
+    ephemeral: bool,
+}
+
+impl Keyring {
+    /// A ring with one signing key.
+    ///
+    /// # Errors
+    /// [`KeyringError::BadEntry`] when the id is invalid.
+    pub fn new(id: &str, key: Key) -> Result<Self, KeyringError> {
+        let id = KeyId::new(id).map_err(|error| bad_entry("Keyring::new", 1, id, error))?;
+        Ok(Self {
+            keys: vec![(id, key)],
+            ephemeral: false,
+        })
+    }
+
+    /// Adds a key that verifies but does not sign (an older key during rotation).
+    ///
+    /// # Errors
+    /// An invalid or repeated id, or the same material as a key already in the ring.
+    pub fn with_verifier(mut self, id: &str, key: Key) -> Result<Self, KeyringError> {
+        let position = self.keys.len() + 1;
+        let id = KeyId::new(id)
+            .map_err(|error| bad_entry("Keyring::with_verifier", position, id, error))?;
+        self.push("Keyring::with_verifier", id, key)?;
+        Ok(self)
+    }
+
+    fn push(&mut self, source_name: &str, id: KeyId, key: Key) -> Result<(), KeyringError> {
+        for (other_id, other) in &self.keys {
+            if *other_id == id {
+                return Err(KeyringError::DuplicateId {
+                    source_name: source_name.to_owned(),
+                    id: id.to_string(),
+                });
+            }
+            if other.material() == key.material() {
+                return Err(KeyringError::DuplicateKey {
+                    source_name: source_name.to_owned(),
+                    first: other_id.to_string(),
+                    second: id.to_string(),
+                });
+            }
+        }
+        self.keys.push((id, key));
+        Ok(())
+    }
+
+    /// Parses a key list `id:base64[,id:base64...]` (commas, whitespace or newlines separate
+    /// entries; `#` starts a comment). `source_name` names the origin in error messages.
+    ///
+    /// # Errors
+    /// A [`KeyringError`] that names the source, the entry and what is wrong with it.
+    pub fn parse(source_name: &str, text: &str) -> Result<Self, KeyringError> {
+        let entries = text
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default())
+            .flat_map(|line| line.split(|c: char| c == ',' || c.is_whitespace()))
+            .filter(|e| !e.is_empty())
+            .enumerate()
+            .map(|(index, entry)| {
+                entry
+                    .split_once(':')
+                    .ok_or_else(|| KeyringError::MissingId {
+                        source_name: source_name.to_owned(),
+                        position: index + 1,
+                    })
+            });
+        Self::build(source_name, entries)
+    }
+
+    /// Checks each `(id, base64 key)` entry in order and assembles the ring.
+    fn build<'a>(
+        source_name: &str,
+        entries: impl Iterator<Item = Result<(&'a str, &'a str), KeyringError>>,
+    ) -> Result<Self, KeyringError> {
+        let mut ring: Option<Self> = None;
+        for (index, entry) in entries.enumerate() {
+            let (id, secret) = entry?;
+            let position = index + 1;
+            let bad = |error| bad_entry(source_name, position, id, error);
+            let key_id = KeyId::new(id).map_err(bad)?;
+            let key = Key::from_base64(secret).map_err(bad)?;
+            match ring.as_mut() {
+                None => {
+                    ring = Some(Self {
+                        keys: vec![(key_id, key)],
+                        ephemeral: false,
+                    })
+                }
+                Some(ring) => ring.push(source_name, key_id, key)?,
+            }
+        }
+        ring.ok_or_else(|| KeyringError::Empty {
+            source_name: source_name.to_owned(),
+        })
+    }
+
+    /// Reads a key list from an environment variable, usually `SESSION_KEYS`.
+    ///
+    /// ```
+    /// use session_core::Keyring;
+    ///
+    /// let err = Keyring::from_env("SESSION_KEYS_THAT_IS_NOT_SET").unwrap_err();
+    /// let message = err.to_string();
+    /// assert!(message.contains("SESSION_KEYS_THAT_IS_NOT_SET is not set"));
+    /// assert!(message.contains("session keygen"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`KeyringError::MissingVar`] when the variable is absent, otherwise the errors of
+    /// [`Keyring::parse`]; each names the variable, the format and how to make a key.
+    pub fn from_env(var: &str) -> Result<Self, KeyringError> {
+        match std::env::var(var) {
+            Ok(text) => Self::parse(var, &text),
+            Err(std::env::VarError::NotPresent) => Err(KeyringError::MissingVar {
+                var: var.to_owned(),
+            }),
+            Err(std::env::VarError::NotUnicode(_)) => Err(KeyringError::NotUnicode {
+                var: var.to_owned(),
+            }),
+        }
+    }
+
+    /// Reads a key list from a file. Like ssh, refuses a file that group or others can read.
+    ///
+    /// # Errors
+    /// [`KeyringError::FileTooOpen`] with the `chmod` that fixes it, [`KeyringError::Io`], or
+    /// the errors of [`Keyring::parse`].
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, KeyringError> {
+        let path = path.as_ref();
+        let io = |error| KeyringError::Io {
+            path: path.to_owned(),
+            error,
+        };
+        let metadata = std::fs::metadata(path).map_err(io)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(KeyringError::FileTooOpen {
+                    path: path.to_owned(),
+                    mode,
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = metadata;
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// Builds a ring from `(id, base64 key)` pairs a program fetched itself (for example from
+    /// Vault or a cloud secret manager). The first pair signs.
+    ///
+    /// # Errors
+    /// The same checks as [`Keyring::parse`].
+    pub fn from_entries<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, KeyringError> {
+        Self::build("Keyring::from_entries", entries.into_iter().map(Ok))
+    }
+
+    /// A random key that lives only as long as the process: sessions do not survive a restart
+    /// and cannot be shared between servers. For local development only; every call logs a
+    /// warning that names `SESSION_KEYS` and how to set it.
+    pub fn ephemeral_for_development() -> Self {
+        tracing::warn!(
+            target: "session",
+            "using an ephemeral development key: sessions end when the process exits and other \
+             servers cannot read them; set SESSION_KEYS=<id>:<base64 key> in production \
+             ({})",
+            crate::error::KEYGEN_HINT
+        );
+        let id = KeyId::new("dev").expect("`dev` is a valid key id");
+        Self {
+            keys: vec![(id, Key::generate())],
+            ephemeral: true,
+        }
+    }
+
+    /// True for a ring made by [`Keyring::ephemeral_for_development`].
+    pub fn is_ephemeral(&self) -> bool {
+        self.ephemeral
+    }
+
+    /// The id of the signing key.
+    pub fn current_id(&self) -> &KeyId {
+        &self.keys[0].0
+    }
+
+    /// The ids of all keys, signing key first.
+    pub fn ids(&self) -> impl Iterator<Item = &KeyId> {
+        self.keys.iter().map(|(id, _)| id)
+    }
+
+    /// How many keys the ring holds (at least one).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Always false: a keyring holds at least one key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys with their ids, signing key first.
+    pub fn iter(&self) -> impl Iterator<Item = (&KeyId, &Key)> {
+        self.keys.iter().map(|(id, key)| (id, key))
+    }
+
+    /// Formats the ring back into the `SESSION_KEYS` syntax. This reveals the keys; it exists
+    /// for rotation tools.
+    pub fn to_env_value(&self) -> zeroize::Zeroizing<String> {
+        let mut out = zeroize::Zeroizing::new(String::new());
+        for (index, (id, key)) in self.keys.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push_str(id.as_str());
+            out.push(':');
+            out.push_str(&key.to_base64());
+        }
+        out
+    }
+
+    /// A new ring with `key` as the signing key under `id` and the current keys kept as
+    /// verifiers, the oldest dropped so that at most `keep` old keys remain.
+    ///
+    /// # Errors
+    /// An invalid or repeated id.
+    pub fn rotated(&self, id: &str, key: Key, keep: usize) -> Result<Self, KeyringError> {
+        let mut ring = Self::new(id, key)?;
+        for (old_id, old_key) in self.keys.iter().take(keep) {
+            ring.push("rotation", old_id.clone(), old_key.clone())?;
+        }
+        Ok(ring)
+    }
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field(
+                "ids",
+                &self
+                    .keys
+                    .iter()
+                    .map(|(id, _)| id.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("ephemeral", &self.ephemeral)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bad_entry(source_name: &str, position: usize, id: &str, error: KeyError) -> KeyringError {
+    KeyringError::BadEntry {
+        source_name: source_name.to_owned(),
+        position,
+        id: id.chars().take(40).collect(),
+        error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64() -> String {
+        Key::generate().to_base64().to_string()
+    }
+
+    #[test]
+    fn parses_lists_in_order() {
+        let text = format!("k2:{}, k1:{}\nk0:{}", b64(), b64(), b64());
+        let ring = Keyring::parse("SESSION_KEYS", &text).expect("valid");
+        let ids: Vec<_> = ring.ids().map(KeyId::as_str).collect();
+        assert_eq!(ids, ["k2", "k1", "k0"]);
+    }
+
+    #[test]
+    fn errors_name_the_source_the_format_and_the_fix() {
+        let err = Keyring::parse("SESSION_KEYS", "").unwrap_err().to_string();
+        assert!(err.contains("SESSION_KEYS holds no keys"), "{err}");
+        assert!(err.contains("id:base64"), "{err}");
+        assert!(err.contains("session keygen"), "{err}");
+
+        let err = Keyring::parse("SESSION_KEYS", &b64())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("entry 1") && err.contains("id:base64"),
+            "{err}"
+        );
+
+        let err = Keyring::parse("SESSION_KEYS", "k1:changeme")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SESSION_KEYS, entry 1 (id \"k1\")"), "{err}");
+        assert!(err.contains("placeholder"), "{err}");
+    }
+
+    #[test]
+    fn refuses_duplicate_ids_and_keys() {
+        let key = b64();
+        let err = Keyring::parse("X", &format!("a:{key},a:{}", b64())).unwrap_err();
+        assert!(matches!(err, KeyringError::DuplicateId { .. }));
+        let err = Keyring::parse("X", &format!("a:{key},b:{key}")).unwrap_err();
+        assert!(matches!(err, KeyringError::DuplicateKey { .. }));
+    }
+
+    #[test]
+    fn rotation_keeps_old_keys_as_verifiers() {
+        let ring = Keyring::parse("X", &format!("k2:{},k1:{}", b64(), b64())).expect("valid");
+        let rotated = ring.rotated("k3", Key::generate(), 1).expect("valid");
+        let ids: Vec<_> = rotated.ids().map(KeyId::as_str).collect();
+        assert_eq!(ids, ["k3", "k2"]);
+        let back = Keyring::parse("X", &rotated.to_env_value()).expect("round trip");
+        assert_eq!(back.len(), 2);
+    }
+
+    #[test]
+    fn debug_shows_ids_only() {
+        let key = b64();
+        let ring = Keyring::parse("X", &format!("k1:{key}")).expect("valid");
+        let shown = format!("{ring:?}");
+        assert!(shown.contains("k1") && !shown.contains(&key));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_must_be_private() {
+        use std::io::Write as _;
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(file, "# current first\nk2:{}\nk1:{}", b64(), b64()).expect("write");
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let err = Keyring::from_file(file.path()).unwrap_err();
+        assert!(matches!(err, KeyringError::FileTooOpen { mode: 0o644, .. }));
+        assert!(err.to_string().contains("chmod 600"));
+        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+        let ring = Keyring::from_file(file.path()).expect("private file accepted");
+        assert_eq!(ring.current_id().as_str(), "k2");
+    }
+
+    #[test]
+    fn entries_from_a_secret_manager() {
+        let (a, b) = (b64(), b64());
+        let ring = Keyring::from_entries([("new", a.as_str()), ("old", b.as_str())]).expect("ok");
+        assert_eq!(ring.current_id().as_str(), "new");
+        assert!(Keyring::from_entries(std::iter::empty()).is_err());
+    }
+}

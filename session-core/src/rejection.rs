@@ -1,0 +1,178 @@
+//! Why a session cookie was not accepted.
+//!
+//! A rejection is not an application error: the request goes on with a fresh, empty session,
+//! and one `tracing` event (target `session`) records the reason. Tampering is logged at
+//! `warn`, normal expiry at `info`. Neither the token, nor the payload, nor a key is logged.
+
+use std::fmt;
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The cookie value is longer than 4096 bytes; refused before any decoding.
+    Oversized {
+        /// The length of the value.
+        len: usize,
+    },
+    /// The value is not a token of a known shape (bad base64, truncated, bad header).
+    Malformed(&'static str),
+    /// The token's format version is not one this library reads.
+    UnsupportedFormat {
+        /// The version byte found.
+        version: u8,
+    },
+    /// The token names a key id that is not in the keyring (a removed key or a forgery).
+    UnknownKey,
+    /// The token was signed by an older key and the policy accepts only the current key.
+    RetiredKey,
+    /// The signature is valid for another purpose (another cookie name or application).
+    WrongPurpose,
+    /// The signature does not match: the token was altered or forged.
+    BadSignature,
+    /// The signature is valid but the encrypted payload does not open.
+    DecryptionFailed,
+    /// The token claims to be issued or used in the future, beyond the allowed clock skew.
+    FromTheFuture,
+    /// The session outlived its absolute lifetime.
+    ExpiredAbsolute,
+    /// The session was idle for longer than the idle timeout.
+    ExpiredIdle,
+    /// The token was written by another schema, or a version with no migration path.
+    SchemaMismatch(SchemaMismatch),
+    /// The signature and schema match but the payload does not decode.
+    Undecodable,
+}
+
+/// How a token's schema differs from the expected one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemaMismatch {
+    /// Another schema name.
+    Name {
+        /// The name this application expects.
+        expected: &'static str,
+        /// The name in the token.
+        seen: String,
+    },
+    /// A version with no migration path.
+    Version {
+        /// The schema name.
+        name: &'static str,
+        /// The version this application writes.
+        expected: u32,
+        /// The version in the token.
+        seen: u32,
+    },
+    /// Same name and version, different fields: the struct changed without a version bump.
+    Fingerprint {
+        /// The schema name.
+        name: &'static str,
+        /// The version.
+        version: u32,
+        /// The fingerprint this application has.
+        expected: u32,
+        /// The fingerprint in the token.
+        seen: u32,
+    },
+}
+
+impl Rejection {
+    /// A short, stable code for logs and metrics, such as `bad_signature`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Oversized { .. } => "oversized",
+            Self::Malformed(_) => "malformed",
+            Self::UnsupportedFormat { .. } => "unsupported_format",
+            Self::UnknownKey => "unknown_key",
+            Self::RetiredKey => "retired_key",
+            Self::WrongPurpose => "wrong_purpose",
+            Self::BadSignature => "bad_signature",
+            Self::DecryptionFailed => "decryption_failed",
+            Self::FromTheFuture => "from_the_future",
+            Self::ExpiredAbsolute => "expired_absolute",
+            Self::ExpiredIdle => "expired_idle",
+            Self::SchemaMismatch(_) => "schema_mismatch",
+            Self::Undecodable => "undecodable",
+        }
+    }
+
+    /// Whether the rejection suggests tampering or an attack (logged at `warn`) rather than
+    /// the normal end of a session or a deployment change (logged at `info`).
+    pub fn is_suspicious(&self) -> bool {
+        !matches!(
+            self,
+            Self::ExpiredAbsolute
+                | Self::ExpiredIdle
+                | Self::SchemaMismatch(_)
+                | Self::RetiredKey
+                | Self::UnknownKey
+        )
+    }
+
+    /// Records this rejection as one `tracing` event for the cookie `cookie_name`.
+    pub(crate) fn log(&self, cookie_name: &str) {
+        if self.is_suspicious() {
+            tracing::warn!(target: "session", cookie = cookie_name, reason = self.code(), "session cookie rejected: {self}");
+        } else {
+            tracing::info!(target: "session", cookie = cookie_name, reason = self.code(), "session cookie rejected: {self}");
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Oversized { len } => {
+                write!(f, "cookie value is {len} bytes, over the 4096-byte limit")
+            }
+            Self::Malformed(what) => write!(f, "malformed token: {what}"),
+            Self::UnsupportedFormat { version } => {
+                write!(f, "unsupported token format version {version}")
+            }
+            Self::UnknownKey => f.write_str("signed with a key id that is not in the keyring"),
+            Self::RetiredKey => {
+                f.write_str("signed with a retired key and the policy accepts only the current key")
+            }
+            Self::WrongPurpose => f.write_str("signed for another cookie or application"),
+            Self::BadSignature => f.write_str("signature does not match (altered or forged)"),
+            Self::DecryptionFailed => {
+                f.write_str("signature matches but the payload does not decrypt")
+            }
+            Self::FromTheFuture => {
+                f.write_str("issued or last used in the future, beyond the allowed clock skew")
+            }
+            Self::ExpiredAbsolute => f.write_str("session reached its absolute lifetime"),
+            Self::ExpiredIdle => f.write_str("session was idle past the idle timeout"),
+            Self::SchemaMismatch(m) => write!(f, "schema mismatch: {m}"),
+            Self::Undecodable => f.write_str("payload does not decode with the expected schema"),
+        }
+    }
+}
+
+impl fmt::Display for SchemaMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name { expected, seen } => {
+                write!(f, "token is for schema {seen:?}, expected {expected:?}")
+            }
+            Self::Version {
+                name,
+                expected,
+                seen,
+            } => write!(
+                f,
+                "token has {name} version {seen}, this application writes version {expected} and has no migration from {seen}"
+            ),
+            Self::Fingerprint {
+                name,
+                version,
+                expected,
+                seen,
+            } => write!(
+                f,
+                "token has {name} v{version} with fingerprint {seen:08x}, expected {expected:08x} (the struct changed without a version bump)"
+            ),
+        }
+    }
+}

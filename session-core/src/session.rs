@@ -1,0 +1,432 @@
+//! The framework-agnostic session: load from a request's cookies, hand typed data to the
+//! application, and produce the `Set-Cookie` to send back.
+//!
+//! An adapter does three things per request:
+//! 1. `manager.load::<T>(cookie_header_values).await` before the handler,
+//! 2. lets the handler read and change the [`SessionHandle`],
+//! 3. `manager.save(&mut handle).await` after it, and sends the returned `Set-Cookie`, if any.
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::config::SessionConfig;
+use crate::cookie::CookieSettings;
+use crate::error::{ConfigError, SessionError};
+use crate::rejection::Rejection;
+use crate::schema::{
+    DecodeEffects, FieldDeadlines, SessionData, collect_deadlines, decode_payload,
+};
+use crate::token::{Codec, MAX_COOKIE_BYTES, SealInput, TokenTimes};
+
+/// Loads and saves sessions for one configuration. Cheap to clone (shared state).
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use session_core::{Keyring, Schema, SessionConfig, SessionData, SessionManager};
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// struct Visits { count: u64 }
+/// impl SessionData for Visits {
+///     const SCHEMA: Schema = Schema { name: "visits", version: 1, fingerprint: 1 };
+/// }
+///
+/// # pollster::block_on(async {
+/// let manager = SessionManager::new(SessionConfig::new(Keyring::ephemeral_for_development()))?;
+///
+/// // First request: no cookie.
+/// let mut session = manager.load::<Visits>([]).await;
+/// session.data_mut().count += 1;
+/// let set_cookie = manager.save(&mut session).await?.expect("changed, so a cookie is sent");
+///
+/// // Second request: the browser sends the cookie back.
+/// let value = set_cookie.value();
+/// let cookie_header = format!("session={value}");
+/// let session = manager.load::<Visits>([cookie_header.as_str()]).await;
+/// assert_eq!(session.data().count, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: SessionConfig,
+    codec: Codec,
+}
+
+/// Why a loaded session will be written again even if the handler changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reissue {
+    /// Signed by an older key of the ring: re-sign with the current key.
+    RotatedKey,
+    /// The idle deadline needs pushing (at most once per refresh interval).
+    RefreshDue,
+    /// Written by an older schema version and migrated.
+    Migrated,
+    /// An expiring field's deadline passed; its value leaves the cookie.
+    FieldExpired,
+    /// Written with the other encryption setting than the current one.
+    EncryptionChanged,
+}
+
+/// How the session of this request came to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoadStatus {
+    /// No session cookie came with the request.
+    New,
+    /// A session cookie came and was refused; the session starts empty.
+    Rejected(Rejection),
+    /// A valid session was loaded.
+    Loaded {
+        /// Why it will be re-issued, if it will.
+        reissue: Option<Reissue>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Nothing,
+    Renew,
+    Logout,
+}
+
+/// The session of one request: typed data plus what the response must do about the cookie.
+#[derive(Debug)]
+pub struct SessionHandle<T> {
+    data: T,
+    status: LoadStatus,
+    times: Option<TokenTimes>,
+    loaded_payload: Vec<u8>,
+    changed: bool,
+    pending: Pending,
+}
+
+/// A `Set-Cookie` header value to send with the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    header: String,
+    value_len: usize,
+    removal: bool,
+}
+
+impl SetCookie {
+    /// The full header value, e.g. `session=...; HttpOnly; SameSite=Lax; Secure; Path=/`.
+    pub fn header_value(&self) -> &str {
+        &self.header
+    }
+
+    /// The cookie value alone (the token), empty for a removal.
+    pub fn value(&self) -> &str {
+        let start = self.header.find('=').map_or(0, |i| i + 1);
+        &self.header[start..start + self.value_len]
+    }
+
+    /// Whether this header removes the cookie (logout).
+    pub fn is_removal(&self) -> bool {
+        self.removal
+    }
+
+    /// The header value as an owned string.
+    pub fn into_header_value(self) -> String {
+        self.header
+    }
+}
+
+impl SessionManager {
+    /// Checks the configuration and derives the token keys.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] when settings contradict each other.
+    pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let codec = Codec::new(
+            &config.keyring,
+            &config.token_purpose(),
+            config.rotation_policy,
+            config.encrypt,
+        );
+        Ok(Self {
+            inner: Arc::new(Inner { config, codec }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    /// The cookie attributes.
+    pub fn cookie(&self) -> &CookieSettings {
+        &self.inner.config.cookie
+    }
+
+    /// The token codec (for tools that inspect tokens).
+    pub fn codec(&self) -> &Codec {
+        &self.inner.codec
+    }
+
+    fn now(&self) -> i64 {
+        self.inner.config.clock.now().unix_timestamp()
+    }
+
+    /// Loads the session from the values of the request's `Cookie` headers.
+    ///
+    /// Several cookies with the session's name: the first one accepted wins. When none is
+    /// accepted, one `tracing` event records why the first was refused and the session starts
+    /// empty; a client can never make this fail.
+    pub async fn load<'h, T: SessionData>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'h str>,
+    ) -> SessionHandle<T> {
+        self.load_at(cookie_headers, self.now())
+    }
+
+    fn load_at<'h, T: SessionData>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'h str>,
+        now: i64,
+    ) -> SessionHandle<T> {
+        let cookie = &self.inner.config.cookie;
+        let mut first_rejection = None;
+        let mut buf = Vec::new();
+        for value in cookie.values_in(cookie_headers) {
+            match self.decode::<T>(value, now, &mut buf) {
+                Ok(handle) => {
+                    if let Some(rejection) = first_rejection {
+                        tracing::debug!(target: "session", cookie = cookie.cookie_name(), reason = Rejection::code(&rejection), "skipped a duplicate session cookie that was refused");
+                    }
+                    return handle;
+                }
+                Err(rejection) => {
+                    first_rejection.get_or_insert(rejection);
+                }
+            }
+        }
+        match first_rejection {
+            None => SessionHandle::fresh(LoadStatus::New),
+            Some(rejection) => {
+                rejection.log(cookie.cookie_name());
+                SessionHandle::fresh(LoadStatus::Rejected(rejection))
+            }
+        }
+    }
+
+    fn decode<T: SessionData>(
+        &self,
+        value: &str,
+        now: i64,
+        buf: &mut Vec<u8>,
+    ) -> Result<SessionHandle<T>, Rejection> {
+        let config = &self.inner.config;
+        let opened = self.inner.codec.open(value, buf)?;
+        let times = opened.times;
+        let skew = config.clock_skew.whole_seconds();
+        if times.issued_at > now + skew || times.last_active > now + skew {
+            return Err(Rejection::FromTheFuture);
+        }
+        let deadline = times.absolute_deadline.min(
+            times
+                .issued_at
+                .saturating_add(config.absolute_timeout.whole_seconds()),
+        );
+        if now >= deadline {
+            return Err(Rejection::ExpiredAbsolute);
+        }
+        let mut refresh_due = false;
+        if let Some(idle) = config.idle_timeout {
+            if now >= times.last_active.saturating_add(idle.whole_seconds()) {
+                return Err(Rejection::ExpiredIdle);
+            }
+            refresh_due = now - times.last_active >= config.refresh_interval.whole_seconds();
+        }
+        let deadlines = FieldDeadlines {
+            deadlines: &times.field_deadlines,
+            now,
+        };
+        let (data, effects): (T, DecodeEffects) =
+            decode_payload(opened.schema, opened.payload, &deadlines)?;
+        let reissue = if effects.migrated {
+            Some(Reissue::Migrated)
+        } else if !opened.signed_by_current_key {
+            Some(Reissue::RotatedKey)
+        } else if effects.fields_expired {
+            Some(Reissue::FieldExpired)
+        } else if opened.encrypted != self.inner.codec.encrypts() {
+            Some(Reissue::EncryptionChanged)
+        } else if refresh_due {
+            Some(Reissue::RefreshDue)
+        } else {
+            None
+        };
+        Ok(SessionHandle {
+            data,
+            status: LoadStatus::Loaded { reissue },
+            loaded_payload: opened.payload.to_vec(),
+            times: Some(times),
+            changed: false,
+            pending: Pending::Nothing,
+        })
+    }
+
+    /// Decides what the response must say about the cookie and writes the token if needed:
+    /// `None` when nothing changed and no re-issue is due; a new token when the data changed,
+    /// the session was renewed, or a re-issue is due; a removal after logout.
+    ///
+    /// # Errors
+    /// [`SessionError::TooLarge`] when the token would not fit in a cookie (the message
+    /// suggests a server-side store), or a serialization error.
+    pub async fn save<T: SessionData>(
+        &self,
+        handle: &mut SessionHandle<T>,
+    ) -> Result<Option<SetCookie>, SessionError> {
+        self.save_at(handle, self.now())
+    }
+
+    fn save_at<T: SessionData>(
+        &self,
+        handle: &mut SessionHandle<T>,
+        now: i64,
+    ) -> Result<Option<SetCookie>, SessionError> {
+        let config = &self.inner.config;
+        if handle.pending == Pending::Logout {
+            return Ok(Some(SetCookie {
+                header: config.cookie.removal_header(),
+                value_len: 0,
+                removal: true,
+            }));
+        }
+        let reissue = matches!(handle.status, LoadStatus::Loaded { reissue: Some(_) });
+        let renew = handle.pending == Pending::Renew;
+        if !handle.changed && !reissue && !renew {
+            return Ok(None);
+        }
+        let field_deadlines = collect_deadlines(&mut handle.data, now);
+        let payload = postcard::to_allocvec(&handle.data)
+            .map_err(|e| SessionError::Serialize(e.to_string()))?;
+        let absolute = config.absolute_timeout.whole_seconds();
+        let times = match (&handle.times, renew) {
+            (Some(old), false) => {
+                if !reissue
+                    && payload == handle.loaded_payload
+                    && field_deadlines == old.field_deadlines
+                {
+                    // Marked as changed, but the bytes are the same: nothing to send.
+                    return Ok(None);
+                }
+                TokenTimes {
+                    issued_at: old.issued_at,
+                    last_active: now,
+                    absolute_deadline: old
+                        .absolute_deadline
+                        .min(old.issued_at.saturating_add(absolute)),
+                    field_deadlines,
+                }
+            }
+            _ => TokenTimes {
+                issued_at: now,
+                last_active: now,
+                absolute_deadline: now.saturating_add(absolute),
+                field_deadlines,
+            },
+        };
+        let token = self.inner.codec.seal(&SealInput {
+            schema: &T::SCHEMA,
+            times: &times,
+            payload: &payload,
+        })?;
+        let size = config.cookie.cookie_name().len() + 1 + token.len();
+        if size > MAX_COOKIE_BYTES {
+            return Err(SessionError::TooLarge {
+                size,
+                limit: MAX_COOKIE_BYTES,
+            });
+        }
+        let header = config.cookie.set_cookie_header(&token);
+        handle.times = Some(times);
+        handle.loaded_payload = payload;
+        handle.changed = false;
+        handle.pending = Pending::Nothing;
+        handle.status = LoadStatus::Loaded { reissue: None };
+        Ok(Some(SetCookie {
+            header,
+            value_len: token.len(),
+            removal: false,
+        }))
+    }
+
+    /// The idle timeout, if any.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.inner.config.idle_timeout
+    }
+}
+
+impl<T: SessionData> SessionHandle<T> {
+    fn fresh(status: LoadStatus) -> Self {
+        Self {
+            data: T::default(),
+            status,
+            times: None,
+            loaded_payload: Vec::new(),
+            changed: false,
+            pending: Pending::Nothing,
+        }
+    }
+
+    /// The session data.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The session data, for changing; marks the session as changed.
+    pub fn data_mut(&mut self) -> &mut T {
+        self.changed = true;
+        &mut self.data
+    }
+
+    /// How this request's session came to be.
+    pub fn status(&self) -> &LoadStatus {
+        &self.status
+    }
+
+    /// Whether the session started empty (no cookie, or a refused one).
+    pub fn is_new(&self) -> bool {
+        self.times.is_none()
+    }
+
+    /// Whether the handler changed the data.
+    pub fn is_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// Re-issues the session with a fresh issued-at (and, in store mode, a fresh id), keeping
+    /// the data. Call it at login and on privilege changes.
+    pub fn renew(&mut self) {
+        if self.pending != Pending::Logout {
+            self.pending = Pending::Renew;
+        }
+    }
+
+    /// Ends the session: the data is reset and the response removes the cookie.
+    pub fn logout(&mut self) {
+        self.data = T::default();
+        self.pending = Pending::Logout;
+    }
+
+    /// Whether [`logout`](Self::logout) was called.
+    pub fn is_logged_out(&self) -> bool {
+        self.pending == Pending::Logout
+    }
+
+    /// When the session was issued (or last renewed), once loaded or saved.
+    pub fn issued_at(&self) -> Option<time::OffsetDateTime> {
+        self.times
+            .as_ref()
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.issued_at).ok())
+    }
+}

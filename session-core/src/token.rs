@@ -1,0 +1,452 @@
+//! The token format: what a session cookie's value is.
+//!
+//! ```text
+//! base64url-no-pad(
+//!   format version (1 byte, = 1)
+//!   key id          (1 length byte + 1..16 bytes)
+//!   ---- everything above is read before the MAC check, nothing below ----
+//!   header (postcard): flags, purpose tag, schema name, schema version, schema fingerprint
+//!                      (4 bytes), issued-at (Unix s), last-active and absolute deadline
+//!                      (offsets from issued-at), per-field deadlines [(slot, offset)]
+//!   [encrypted: 24-byte XChaCha20 nonce]
+//!   payload (postcard) [encrypted: ciphertext + 16-byte Poly1305 tag, header as AAD]
+//!   MAC: HMAC-SHA256 over all of the above, truncated to 16 bytes
+//! )
+//! ```
+//!
+//! Sub-keys are derived from each master key with HKDF-SHA256 and bound to the *purpose*
+//! (cookie name and application purpose), so a token made for one cookie or application does
+//! not verify for another. The MAC is compared in constant time before anything after the key
+//! id is parsed, decrypted or deserialized. The 128-bit truncated tag follows RFC 2104 §5 and
+//! NIST SP 800-107 (tags of at least 64 bits; forgery odds 2^-128 per try) and keeps a typical
+//! session under 130 bytes.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{AeadInPlace, KeyInit as _};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::error::SessionError;
+use crate::key::KeyId;
+use crate::keyring::{Keyring, RotationPolicy};
+use crate::rejection::Rejection;
+use crate::schema::{Schema, SchemaRef};
+
+/// The token format this version writes.
+pub const FORMAT_VERSION: u8 = 1;
+/// The largest cookie (name, `=`, value) browsers are required to keep; longer values are
+/// refused before any decoding.
+pub const MAX_COOKIE_BYTES: usize = 4096;
+/// Bytes of the truncated HMAC-SHA256 tag.
+pub const MAC_LEN: usize = 16;
+const NONCE_LEN: usize = 24;
+const AEAD_TAG_LEN: usize = 16;
+const FLAG_ENCRYPTED: u8 = 0b0000_0001;
+const HKDF_SALT: &[u8] = b"session-core/v1";
+
+/// The header fields after the key id, as written (postcard).
+#[derive(Serialize, Deserialize)]
+struct WireHeader<'a> {
+    flags: u8,
+    purpose_tag: u8,
+    #[serde(borrow)]
+    schema_name: &'a str,
+    schema_version: u32,
+    fingerprint: [u8; 4],
+    issued_at: u64,
+    last_active_offset: u64,
+    absolute_offset: u64,
+    field_offsets: Vec<(u8, u64)>,
+}
+
+/// The timestamps a token carries, as Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenTimes {
+    /// When the session was issued (or last renewed).
+    pub issued_at: i64,
+    /// When the session was last seen active (the idle timeout counts from here).
+    pub last_active: i64,
+    /// When the session ends regardless of activity.
+    pub absolute_deadline: i64,
+    /// `(slot, deadline)` for each live expiring field.
+    pub field_deadlines: Vec<(u8, i64)>,
+}
+
+/// What [`Codec::seal`] writes into a token besides the payload.
+#[derive(Debug, Clone)]
+pub struct SealInput<'a> {
+    /// The schema of the payload.
+    pub schema: &'a Schema,
+    /// The timestamps.
+    pub times: &'a TokenTimes,
+    /// The serialized payload.
+    pub payload: &'a [u8],
+}
+
+/// A token whose MAC verified, with its header and plaintext payload.
+#[derive(Debug)]
+pub struct Opened<'a> {
+    /// The schema the token says it was written with.
+    pub schema: SchemaRef<'a>,
+    /// The timestamps.
+    pub times: TokenTimes,
+    /// The plaintext payload (decrypted when the token was encrypted).
+    pub payload: &'a [u8],
+    /// Whether the token was encrypted.
+    pub encrypted: bool,
+    /// The id of the key that signed it.
+    pub key_id: &'a str,
+    /// Whether that key is the current (signing) key.
+    pub signed_by_current_key: bool,
+}
+
+/// The header of a token as `session inspect` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Format version.
+    pub format: u8,
+    /// Key id.
+    pub key_id: String,
+    /// Whether the key is the current signing key.
+    pub signed_by_current_key: bool,
+    /// Whether the payload was encrypted.
+    pub encrypted: bool,
+    /// Schema name.
+    pub schema_name: String,
+    /// Schema version.
+    pub schema_version: u32,
+    /// Schema fingerprint.
+    pub fingerprint: u32,
+    /// Issued-at.
+    pub issued_at: OffsetDateTime,
+    /// Last activity.
+    pub last_active: OffsetDateTime,
+    /// Absolute deadline.
+    pub absolute_deadline: OffsetDateTime,
+    /// Per-field deadlines by slot.
+    pub field_deadlines: Vec<(u8, OffsetDateTime)>,
+    /// The plaintext payload.
+    pub payload: Vec<u8>,
+}
+
+struct DerivedKey {
+    id: KeyId,
+    /// HMAC state already keyed with the derived MAC key (saves two SHA-256 blocks a token).
+    mac: Hmac<Sha256>,
+    aead: XChaCha20Poly1305,
+}
+
+/// Seals and opens tokens for one purpose with one keyring.
+///
+/// ```
+/// use session_core::{Codec, Keyring, RotationPolicy, Schema};
+/// use session_core::token::{SealInput, TokenTimes};
+///
+/// let codec = Codec::new(&Keyring::ephemeral_for_development(), "session", RotationPolicy::default(), false);
+/// let schema = Schema { name: "app", version: 1, fingerprint: 7 };
+/// let times = TokenTimes { issued_at: 1_800_000_000, last_active: 1_800_000_000, absolute_deadline: 1_800_086_400, field_deadlines: vec![] };
+/// let token = codec.seal(&SealInput { schema: &schema, times: &times, payload: b"hi" })?;
+/// let mut buf = Vec::new();
+/// let opened = codec.open(&token, &mut buf).expect("verifies");
+/// assert_eq!(opened.payload, b"hi");
+/// # Ok::<(), session_core::SessionError>(())
+/// ```
+pub struct Codec {
+    keys: Vec<DerivedKey>,
+    purpose_tag: u8,
+    policy: RotationPolicy,
+    encrypt: bool,
+}
+
+impl std::fmt::Debug for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Codec")
+            .field(
+                "key_ids",
+                &self.keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+            )
+            .field("policy", &self.policy)
+            .field("encrypt", &self.encrypt)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Codec {
+    /// Derives the sub-keys of every key in `keyring` for `purpose` (for cookies, the cookie
+    /// name joined with the application's purpose; see
+    /// [`SessionConfig::purpose`](crate::SessionConfig::purpose)).
+    pub fn new(keyring: &Keyring, purpose: &str, policy: RotationPolicy, encrypt: bool) -> Self {
+        let keys = keyring
+            .iter()
+            .map(|(id, key)| {
+                let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), key.material());
+                let mut mac_key = Zeroizing::new([0u8; 32]);
+                let mut enc_key = Zeroizing::new([0u8; 32]);
+                let info = |label: &str| [label.as_bytes(), b"\0", purpose.as_bytes()].concat();
+                hkdf.expand(&info("mac"), &mut *mac_key)
+                    .expect("32 bytes is a valid HKDF length");
+                hkdf.expand(&info("encrypt"), &mut *enc_key)
+                    .expect("32 bytes is a valid HKDF length");
+                DerivedKey {
+                    id: id.clone(),
+                    mac: <Hmac<Sha256> as Mac>::new_from_slice(&*mac_key)
+                        .expect("HMAC takes keys of any length"),
+                    aead: XChaCha20Poly1305::new((&*enc_key).into()),
+                }
+            })
+            .collect();
+        Self {
+            keys,
+            purpose_tag: purpose_tag(purpose),
+            policy,
+            encrypt,
+        }
+    }
+
+    /// Whether new tokens are encrypted.
+    pub fn encrypts(&self) -> bool {
+        self.encrypt
+    }
+
+    /// Writes a token signed (and, when configured, encrypted) with the current key.
+    ///
+    /// # Errors
+    /// [`SessionError::Rng`] when no nonce can be drawn for encryption.
+    pub fn seal(&self, input: &SealInput<'_>) -> Result<String, SessionError> {
+        let key = &self.keys[0];
+        let times = input.times;
+        let offset = |t: i64| u64::try_from(t.saturating_sub(times.issued_at)).unwrap_or(0);
+        let header = WireHeader {
+            flags: if self.encrypt { FLAG_ENCRYPTED } else { 0 },
+            purpose_tag: self.purpose_tag,
+            schema_name: input.schema.name,
+            schema_version: input.schema.version,
+            fingerprint: input.schema.fingerprint.to_le_bytes(),
+            issued_at: u64::try_from(times.issued_at).unwrap_or(0),
+            last_active_offset: offset(times.last_active),
+            absolute_offset: offset(times.absolute_deadline),
+            field_offsets: times
+                .field_deadlines
+                .iter()
+                .map(|(s, d)| (*s, offset(*d)))
+                .collect(),
+        };
+        let id = key.id.as_str().as_bytes();
+        let extra = if self.encrypt {
+            NONCE_LEN + AEAD_TAG_LEN
+        } else {
+            0
+        };
+        let mut bytes =
+            Vec::with_capacity(2 + id.len() + 40 + input.payload.len() + extra + MAC_LEN);
+        bytes.push(FORMAT_VERSION);
+        bytes.push(u8::try_from(id.len()).expect("key ids are at most 16 bytes"));
+        bytes.extend_from_slice(id);
+        let mut bytes = postcard::to_extend(&header, bytes)
+            .map_err(|e| SessionError::Serialize(e.to_string()))?;
+        if self.encrypt {
+            let aad_end = bytes.len();
+            let mut nonce = [0u8; NONCE_LEN];
+            getrandom::getrandom(&mut nonce).map_err(|e| SessionError::Rng(e.to_string()))?;
+            bytes.extend_from_slice(&nonce);
+            let body_start = bytes.len();
+            bytes.extend_from_slice(input.payload);
+            let (aad, rest) = bytes.split_at_mut(aad_end);
+            let tag = key
+                .aead
+                .encrypt_in_place_detached(XNonce::from_slice(&nonce), aad, &mut rest[NONCE_LEN..])
+                .map_err(|_| SessionError::Serialize("payload too large to encrypt".into()))?;
+            debug_assert_eq!(body_start, aad_end + NONCE_LEN);
+            bytes.extend_from_slice(&tag);
+        } else {
+            bytes.extend_from_slice(input.payload);
+        }
+        let mut mac = key.mac.clone();
+        mac.update(&bytes);
+        let tag = mac.finalize().into_bytes();
+        bytes.extend_from_slice(&tag[..MAC_LEN]);
+        Ok(URL_SAFE_NO_PAD.encode(&bytes))
+    }
+
+    /// Verifies a token and returns its header and plaintext payload; `buf` holds the decoded
+    /// bytes the result borrows from.
+    ///
+    /// Order of work: size bound, base64, format version, key id lookup, constant-time MAC
+    /// check; only then header parsing and decryption.
+    ///
+    /// # Errors
+    /// The [`Rejection`] that says why the token is refused.
+    pub fn open<'b>(&self, value: &str, buf: &'b mut Vec<u8>) -> Result<Opened<'b>, Rejection> {
+        if value.len() > MAX_COOKIE_BYTES {
+            return Err(Rejection::Oversized { len: value.len() });
+        }
+        buf.clear();
+        URL_SAFE_NO_PAD
+            .decode_vec(value.as_bytes(), buf)
+            .map_err(|_| Rejection::Malformed("not base64url"))?;
+        let (key_index, header_start) = self.verify(buf)?;
+        let signed_len = buf.len() - MAC_LEN;
+        let flags = buf[header_start];
+        if flags & !FLAG_ENCRYPTED != 0 {
+            return Err(Rejection::Malformed("unknown flags"));
+        }
+        let encrypted = flags & FLAG_ENCRYPTED != 0;
+        if encrypted {
+            // Decrypt in place; the header is parsed once here to find where the body starts.
+            let body_start = signed_len - header_body(&buf[header_start..signed_len])?.len();
+            if signed_len - body_start < NONCE_LEN + AEAD_TAG_LEN {
+                return Err(Rejection::Malformed("truncated ciphertext"));
+            }
+            let (aad, body) = buf[..signed_len].split_at_mut(body_start);
+            let (nonce, sealed) = body.split_at_mut(NONCE_LEN);
+            let (ciphertext, poly_tag) = sealed.split_at_mut(sealed.len() - AEAD_TAG_LEN);
+            self.keys[key_index]
+                .aead
+                .decrypt_in_place_detached(
+                    XNonce::from_slice(nonce),
+                    aad,
+                    ciphertext,
+                    (&*poly_tag).into(),
+                )
+                .map_err(|_| Rejection::DecryptionFailed)?;
+        }
+        let bytes: &'b [u8] = buf.as_slice();
+        let (header, body): (WireHeader<'b>, &'b [u8]) =
+            postcard::take_from_bytes(&bytes[header_start..signed_len])
+                .map_err(|_| Rejection::Malformed("header"))?;
+        let payload = if encrypted {
+            &body[NONCE_LEN..body.len() - AEAD_TAG_LEN]
+        } else {
+            body
+        };
+        let key_id = std::str::from_utf8(&bytes[2..header_start])
+            .map_err(|_| Rejection::Malformed("key id"))?;
+        Ok(Opened {
+            schema: SchemaRef {
+                name: header.schema_name,
+                version: header.schema_version,
+                fingerprint: u32::from_le_bytes(header.fingerprint),
+            },
+            times: header_times(&header)?,
+            payload,
+            encrypted,
+            key_id,
+            signed_by_current_key: key_index == 0,
+        })
+    }
+
+    /// Finds the key by id and checks the MAC in constant time. Returns the key's index and
+    /// where the header starts. Nothing after the key id is interpreted before this succeeds.
+    fn verify(&self, bytes: &[u8]) -> Result<(usize, usize), Rejection> {
+        let (&version, rest) = bytes.split_first().ok_or(Rejection::Malformed("empty"))?;
+        if version != FORMAT_VERSION {
+            return Err(Rejection::UnsupportedFormat { version });
+        }
+        let (&id_len, rest) = rest
+            .split_first()
+            .ok_or(Rejection::Malformed("truncated"))?;
+        let id_len = usize::from(id_len);
+        // At least the flags and purpose bytes must follow the key id.
+        if id_len == 0 || rest.len() < id_len + 2 + MAC_LEN {
+            return Err(Rejection::Malformed("truncated"));
+        }
+        let key_id = &rest[..id_len];
+        let (key_index, key) = self
+            .keys
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.id.as_str().as_bytes() == key_id)
+            .ok_or(Rejection::UnknownKey)?;
+        let header_start = 2 + id_len;
+        let (signed, tag) = bytes.split_at(bytes.len() - MAC_LEN);
+        let mut mac = key.mac.clone();
+        mac.update(signed);
+        if mac.verify_truncated_left(tag).is_err() {
+            // Only to name the reason: the purpose tag is the byte after the flags.
+            return Err(if signed[header_start + 1] == self.purpose_tag {
+                Rejection::BadSignature
+            } else {
+                Rejection::WrongPurpose
+            });
+        }
+        if key_index != 0 && self.policy == RotationPolicy::CurrentKeyOnly {
+            return Err(Rejection::RetiredKey);
+        }
+        Ok((key_index, header_start))
+    }
+
+    /// Verifies a token and returns everything in it, for tools such as `session inspect`.
+    ///
+    /// # Errors
+    /// The [`Rejection`] that says why the token is refused.
+    pub fn inspect(&self, value: &str) -> Result<TokenInfo, Rejection> {
+        let mut buf = Vec::new();
+        let opened = self.open(value, &mut buf)?;
+        let at = |t: i64| {
+            OffsetDateTime::from_unix_timestamp(t).map_err(|_| Rejection::Malformed("timestamp"))
+        };
+        Ok(TokenInfo {
+            format: FORMAT_VERSION,
+            key_id: opened.key_id.to_owned(),
+            signed_by_current_key: opened.signed_by_current_key,
+            encrypted: opened.encrypted,
+            schema_name: opened.schema.name.to_owned(),
+            schema_version: opened.schema.version,
+            fingerprint: opened.schema.fingerprint,
+            issued_at: at(opened.times.issued_at)?,
+            last_active: at(opened.times.last_active)?,
+            absolute_deadline: at(opened.times.absolute_deadline)?,
+            field_deadlines: opened
+                .times
+                .field_deadlines
+                .iter()
+                .map(|(slot, deadline)| at(*deadline).map(|d| (*slot, d)))
+                .collect::<Result<_, _>>()?,
+            payload: opened.payload.to_vec(),
+        })
+    }
+}
+
+/// Parses the header only to find the body that follows it.
+fn header_body(bytes: &[u8]) -> Result<&[u8], Rejection> {
+    postcard::take_from_bytes::<WireHeader<'_>>(bytes)
+        .map(|(_, body)| body)
+        .map_err(|_| Rejection::Malformed("header"))
+}
+
+fn header_times(header: &WireHeader<'_>) -> Result<TokenTimes, Rejection> {
+    let issued_at =
+        i64::try_from(header.issued_at).map_err(|_| Rejection::Malformed("issued-at"))?;
+    let at = |offset: u64| {
+        i64::try_from(offset)
+            .ok()
+            .and_then(|o| issued_at.checked_add(o))
+            .ok_or(Rejection::Malformed("timestamp"))
+    };
+    Ok(TokenTimes {
+        issued_at,
+        last_active: at(header.last_active_offset)?,
+        absolute_deadline: at(header.absolute_offset)?,
+        field_deadlines: header
+            .field_offsets
+            .iter()
+            .map(|(slot, offset)| at(*offset).map(|d| (*slot, d)))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// One byte naming the purpose, used only to tell "wrong purpose" from "bad signature" after
+/// a MAC failure; the MAC itself binds the purpose through the derived key.
+fn purpose_tag(purpose: &str) -> u8 {
+    let digest = Sha256::new()
+        .chain_update(b"session-core purpose\0")
+        .chain_update(purpose)
+        .finalize();
+    digest[0]
+}

@@ -1,0 +1,106 @@
+//! A rejection is one tracing event with a reason, never the token or a key.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use time::Duration;
+
+use crate::support::*;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn captured_lines(action: impl FnOnce()) -> Vec<String> {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, action);
+    let bytes = captured.0.lock().expect("lock").clone();
+    String::from_utf8(bytes)
+        .expect("utf8")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn tampering_is_one_warning_without_the_token() {
+    let (config, keys) = config(&clock());
+    let manager = manager_with(config);
+    let token = mint(&manager, Typical::sample());
+    let mut forged = token.clone();
+    forged.replace_range(40..41, if &token[40..41] == "A" { "B" } else { "A" });
+    let lines = captured_lines(|| {
+        load::<Typical>(&manager, &format!("session={forged}"));
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains("reason=") && line.contains("cookie=\"session\""),
+        "{line}"
+    );
+    assert!(
+        !line.contains(&forged[..20]) && !line.contains(&keys[0]) && !line.contains("alice"),
+        "{line}"
+    );
+}
+
+#[test]
+fn expiry_is_one_info_event() {
+    let clock = clock();
+    let (config, _) = config(&clock);
+    let manager = manager_with(config);
+    let token = mint(&manager, Typical::sample());
+    clock.advance(Duration::hours(2));
+    let lines = captured_lines(|| {
+        load::<Typical>(&manager, &format!("session={token}"));
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("INFO") && lines[0].contains("expired_idle"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn valid_and_absent_cookies_log_nothing() {
+    let (config, _) = config(&clock());
+    let manager = manager_with(config);
+    let token = mint(&manager, Typical::sample());
+    let lines = captured_lines(|| {
+        load::<Typical>(&manager, &format!("session={token}"));
+        load::<Typical>(&manager, "other=1");
+    });
+    assert!(lines.is_empty(), "{lines:?}");
+}
+
+#[test]
+fn the_ephemeral_key_warns_every_time() {
+    let lines = captured_lines(|| {
+        session_core::Keyring::ephemeral_for_development();
+        session_core::Keyring::ephemeral_for_development();
+    });
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("WARN") && l.contains("SESSION_KEYS")),
+        "{lines:?}"
+    );
+}
