@@ -100,7 +100,7 @@ impl SessionConfig {
         self
     }
 
-    /// Encrypts the payload (XChaCha20-Poly1305) so the client cannot read it.
+    /// Encrypts the payload (AES-256-GCM-SIV) so the client cannot read it.
     pub fn encrypt(mut self, encrypt: bool) -> Self {
         self.encrypt = encrypt;
         self

@@ -165,17 +165,23 @@ impl CookieSettings {
     }
 
     /// The values of every cookie with this name in the given `Cookie` request headers, in
-    /// order. Unparseable pairs are skipped.
+    /// order.
+    ///
+    /// A request `Cookie` header is only `name=value` pairs separated by `;` (RFC 6265 §4.2),
+    /// so it is split directly rather than through `cookie::Cookie::split_parse`, which parses
+    /// every pair as a full cookie and cost a fifth of a session load in the benchmark. A
+    /// property test checks that both agree on every header.
     pub fn values_in<'a, 'h: 'a>(
         &'a self,
         cookie_headers: impl IntoIterator<Item = &'h str> + 'a,
     ) -> impl Iterator<Item = &'h str> + 'a {
         cookie_headers
             .into_iter()
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
-            .filter(|cookie| cookie.name() == self.name)
-            .filter_map(|cookie| cookie.value_raw())
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                (name.trim() == self.name).then(|| value.trim())
+            })
     }
 }
 

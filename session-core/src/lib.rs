@@ -1,7 +1,7 @@
 //! Typed, signed, versioned sessions, independent of any web framework.
 //!
 //! `session-core` turns a serde struct into a cookie value that is signed with HMAC-SHA256
-//! (optionally encrypted with XChaCha20-Poly1305), carries its own idle and absolute deadlines,
+//! (optionally encrypted with AES-256-GCM-SIV), carries its own idle and absolute deadlines,
 //! names the key that signed it and the schema that wrote it, and is refused, never misread,
 //! when anything about it is off. Web framework adapters (`session-axum`, `session-actix`,
 //! `session-rocket`) move headers between their framework and [`SessionManager`].

@@ -102,7 +102,10 @@ pub struct SessionHandle<T> {
     data: T,
     status: LoadStatus,
     times: Option<TokenTimes>,
-    loaded_payload: Vec<u8>,
+    /// The decoded token (or last payload written) and where the payload sits in it, to tell
+    /// a real change from a mutable borrow that changed nothing.
+    loaded: Vec<u8>,
+    loaded_payload: std::ops::Range<usize>,
     changed: bool,
     pending: Pending,
 }
@@ -172,7 +175,7 @@ impl SessionManager {
     }
 
     fn now(&self) -> i64 {
-        self.inner.config.clock.now().unix_timestamp()
+        self.inner.config.clock.unix_now()
     }
 
     /// Loads the session from the values of the request's `Cookie` headers.
@@ -264,10 +267,12 @@ impl SessionManager {
         } else {
             None
         };
+        let loaded_payload = opened.payload_start..opened.payload_start + opened.payload.len();
         Ok(SessionHandle {
             data,
             status: LoadStatus::Loaded { reissue },
-            loaded_payload: opened.payload.to_vec(),
+            loaded: std::mem::take(buf),
+            loaded_payload,
             times: Some(times),
             changed: false,
             pending: Pending::Nothing,
@@ -307,13 +312,15 @@ impl SessionManager {
             return Ok(None);
         }
         let field_deadlines = collect_deadlines(&mut handle.data, now);
-        let payload = postcard::to_allocvec(&handle.data)
+        // Sized like the last payload, so postcard rarely has to grow the buffer.
+        let capacity = handle.loaded_payload.len().max(32) + 16;
+        let payload = postcard::to_extend(&handle.data, Vec::with_capacity(capacity))
             .map_err(|e| SessionError::Serialize(e.to_string()))?;
         let absolute = config.absolute_timeout.whole_seconds();
         let times = match (&handle.times, renew) {
             (Some(old), false) => {
                 if !reissue
-                    && payload == handle.loaded_payload
+                    && payload == handle.loaded[handle.loaded_payload.clone()]
                     && field_deadlines == old.field_deadlines
                 {
                     // Marked as changed, but the bytes are the same: nothing to send.
@@ -349,7 +356,8 @@ impl SessionManager {
         }
         let header = config.cookie.set_cookie_header(&token);
         handle.times = Some(times);
-        handle.loaded_payload = payload;
+        handle.loaded_payload = 0..payload.len();
+        handle.loaded = payload;
         handle.changed = false;
         handle.pending = Pending::Nothing;
         handle.status = LoadStatus::Loaded { reissue: None };
@@ -372,7 +380,8 @@ impl<T: SessionData> SessionHandle<T> {
             data: T::default(),
             status,
             times: None,
-            loaded_payload: Vec::new(),
+            loaded: Vec::new(),
+            loaded_payload: 0..0,
             changed: false,
             pending: Pending::Nothing,
         }

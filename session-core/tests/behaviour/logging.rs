@@ -1,41 +1,8 @@
 //! A rejection is one tracing event with a reason, never the token or a key.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use time::Duration;
 
 use crate::support::*;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured_lines(action: impl FnOnce()) -> Vec<String> {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, action);
-    let bytes = captured.0.lock().expect("lock").clone();
-    String::from_utf8(bytes)
-        .expect("utf8")
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 #[test]
 fn tampering_is_one_warning_without_the_token() {

@@ -58,7 +58,56 @@ impl SessionData for WithFields {
     }
 }
 
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes log lines into this thread's capture buffer when one is active, else nowhere.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|c| {
+            if let Some(lines) = c.borrow_mut().as_mut() {
+                lines.extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One global subscriber for the whole test binary. Tracing caches per-callsite interest
+/// globally, so scoped subscribers race between parallel tests; a global one does not.
+pub(crate) fn init_tracing() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| ThreadCapture)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("first subscriber");
+    });
+}
+
+/// The log lines `action` emits on this thread.
+pub(crate) fn captured_lines(action: impl FnOnce()) -> Vec<String> {
+    init_tracing();
+    CAPTURE.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    action();
+    let bytes = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
+    String::from_utf8(bytes)
+        .expect("utf8")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 pub(crate) fn clock() -> ManualClock {
+    init_tracing();
     ManualClock::new(datetime!(2026-11-24 12:00 UTC))
 }
 
