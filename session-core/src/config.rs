@@ -68,6 +68,12 @@ impl SessionConfig {
         }
     }
 
+    /// Replaces the keyring, for example after a rotation.
+    pub fn with_keyring(mut self, keyring: Keyring) -> Self {
+        self.keyring = keyring;
+        self
+    }
+
     /// Sets the cookie attributes.
     pub fn cookie(mut self, cookie: CookieSettings) -> Self {
         self.cookie = cookie;

@@ -6,9 +6,9 @@
 //! unless [`RotationPolicy::CurrentKeyOnly`] is chosen to force everyone to log in again.
 //!
 //! # Sources
-//! - [`Keyring::from_env`]: `SESSION_KEYS=k2:<base64>,k1:<base64>`.
-//! - [`Keyring::from_file`]: the same list in a file that only its owner can read.
-//! - [`Keyring::from_entries`]: values a program fetched itself, for example from a secret
+//! - [`Keyring::from_env`] reads `SESSION_KEYS=k2:<base64>,k1:<base64>`.
+//! - [`Keyring::from_file`] reads the same list in a file that only its owner can read.
+//! - [`Keyring::from_entries`] takes values a program fetched itself, for example from a secret
 //!   manager:
 //!
 //! ```no_run
@@ -23,7 +23,7 @@
 //! let keyring = Keyring::from_entries([("k2", current.as_str()), ("k1", previous.as_str())])?;
 //! # Ok::<(), session_core::KeyringError>(())
 //! ```
-//! - [`Keyring::ephemeral_for_development`]: a random key that dies with the process, for local
+//! - [`Keyring::ephemeral_for_development`] makes a random key that dies with the process, for local
 //!   development only; it logs a warning every time it is made.
 
 use std::fmt;
@@ -162,7 +162,7 @@ impl Keyring {
     /// ```
     /// use session_core::Keyring;
     ///
-    /// let err = Keyring::from_env("SESSION_KEYS_THAT_IS_NOT_SET").unwrap_err();
+    /// let err = Keyring::from_env("SESSION_KEYS_THAT_IS_NOT_SET").expect_err("refused");
     /// let message = err.to_string();
     /// assert!(message.contains("SESSION_KEYS_THAT_IS_NOT_SET is not set"));
     /// assert!(message.contains("session keygen"));
@@ -343,13 +343,15 @@ mod tests {
 
     #[test]
     fn errors_name_the_source_the_format_and_the_fix() {
-        let err = Keyring::parse("SESSION_KEYS", "").unwrap_err().to_string();
+        let err = Keyring::parse("SESSION_KEYS", "")
+            .expect_err("refused")
+            .to_string();
         assert!(err.contains("SESSION_KEYS holds no keys"), "{err}");
         assert!(err.contains("id:base64"), "{err}");
         assert!(err.contains("session keygen"), "{err}");
 
         let err = Keyring::parse("SESSION_KEYS", &b64())
-            .unwrap_err()
+            .expect_err("refused")
             .to_string();
         assert!(
             err.contains("entry 1") && err.contains("id:base64"),
@@ -357,7 +359,7 @@ mod tests {
         );
 
         let err = Keyring::parse("SESSION_KEYS", "k1:changeme")
-            .unwrap_err()
+            .expect_err("refused")
             .to_string();
         assert!(err.contains("SESSION_KEYS, entry 1 (id \"k1\")"), "{err}");
         assert!(err.contains("placeholder"), "{err}");
@@ -366,9 +368,9 @@ mod tests {
     #[test]
     fn refuses_duplicate_ids_and_keys() {
         let key = b64();
-        let err = Keyring::parse("X", &format!("a:{key},a:{}", b64())).unwrap_err();
+        let err = Keyring::parse("X", &format!("a:{key},a:{}", b64())).expect_err("refused");
         assert!(matches!(err, KeyringError::DuplicateId { .. }));
-        let err = Keyring::parse("X", &format!("a:{key},b:{key}")).unwrap_err();
+        let err = Keyring::parse("X", &format!("a:{key},b:{key}")).expect_err("refused");
         assert!(matches!(err, KeyringError::DuplicateKey { .. }));
     }
 
@@ -399,7 +401,7 @@ mod tests {
         writeln!(file, "# current first\nk2:{}\nk1:{}", b64(), b64()).expect("write");
         std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644))
             .expect("chmod");
-        let err = Keyring::from_file(file.path()).unwrap_err();
+        let err = Keyring::from_file(file.path()).expect_err("refused");
         assert!(matches!(err, KeyringError::FileTooOpen { mode: 0o644, .. }));
         assert!(err.to_string().contains("chmod 600"));
         std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600))

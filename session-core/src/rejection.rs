@@ -176,3 +176,5 @@ impl fmt::Display for SchemaMismatch {
         }
     }
 }
+
+impl std::error::Error for Rejection {}

@@ -50,7 +50,7 @@ impl SessionData for WithFields {
     const SCHEMA: Schema = Schema {
         name: "fields",
         version: 1,
-        fingerprint: 0xf1e1_d5,
+        fingerprint: 0x00f1_e1d5,
     };
 
     fn visit_expiring(&mut self, visitor: &mut dyn session_core::schema::FieldVisitor) {
