@@ -66,5 +66,7 @@ pub use crate::key::{Key, KeyId};
 pub use crate::keyring::{Keyring, RotationPolicy};
 pub use crate::rejection::{Rejection, SchemaMismatch};
 pub use crate::schema::{Expiring, Flash, Schema, SessionData};
-pub use crate::session::{LoadStatus, Reissue, SessionHandle, SessionManager, SetCookie};
+pub use crate::session::{
+    LoadStatus, Reissue, RequestOrigin, SessionHandle, SessionManager, SetCookie,
+};
 pub use crate::token::Codec;

@@ -56,6 +56,54 @@ pub struct SessionManager {
 struct Inner {
     config: SessionConfig,
     codec: Codec,
+    /// Whether the "Secure cookie over plain HTTP" warning was logged already.
+    warned_plain_http: std::sync::atomic::AtomicBool,
+}
+
+/// What an adapter knows about how a request reached the server, to diagnose Secure cookies
+/// that browsers would drop.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestOrigin<'a> {
+    /// The URI scheme, when the request line or HTTP/2 pseudo-header carried one.
+    pub scheme: Option<&'a str>,
+    /// The `Host` header (or HTTP/2 authority).
+    pub host: Option<&'a str>,
+    /// The `X-Forwarded-Proto` header.
+    pub forwarded_proto: Option<&'a str>,
+    /// The `Forwarded` header (RFC 7239).
+    pub forwarded: Option<&'a str>,
+}
+
+impl RequestOrigin<'_> {
+    /// Whether the request looks like plain HTTP from a host other than localhost, with no
+    /// sign that a proxy terminated TLS in front of the server.
+    pub fn is_plain_http_from_remote_host(&self) -> bool {
+        if self.scheme.is_some_and(|s| s.eq_ignore_ascii_case("https")) {
+            return false;
+        }
+        if self
+            .forwarded_proto
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+        {
+            return false;
+        }
+        if self
+            .forwarded
+            .is_some_and(|f| f.to_ascii_lowercase().contains("proto=https"))
+        {
+            return false;
+        }
+        let Some(host) = self.host else { return false };
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        // Browsers treat http://localhost and loopback addresses as secure contexts.
+        !(name.eq_ignore_ascii_case("localhost")
+            || name.to_ascii_lowercase().ends_with(".localhost")
+            || name.starts_with("127.")
+            || name == "::1")
+    }
 }
 
 /// Why a loaded session will be written again even if the handler changes nothing.
@@ -94,6 +142,7 @@ enum Pending {
     Nothing,
     Renew,
     Logout,
+    ReadOnly,
 }
 
 /// The session of one request: typed data plus what the response must do about the cookie.
@@ -119,6 +168,10 @@ pub struct SetCookie {
 }
 
 impl SetCookie {
+    /// The `Cache-Control` value adapters send with every response that sets the session
+    /// cookie, so no shared cache stores one user's cookie and serves it to another.
+    pub const CACHE_CONTROL: &'static str = "no-store";
+
     /// The full header value, e.g. `session=...; HttpOnly; SameSite=Lax; Secure; Path=/`.
     pub fn header_value(&self) -> &str {
         &self.header
@@ -155,7 +208,11 @@ impl SessionManager {
             config.encrypt,
         );
         Ok(Self {
-            inner: Arc::new(Inner { config, codec }),
+            inner: Arc::new(Inner {
+                config,
+                codec,
+                warned_plain_http: Default::default(),
+            }),
         })
     }
 
@@ -306,6 +363,9 @@ impl SessionManager {
                 removal: true,
             }));
         }
+        if handle.pending == Pending::ReadOnly {
+            return Ok(None);
+        }
         let reissue = matches!(handle.status, LoadStatus::Loaded { reissue: Some(_) });
         let renew = handle.pending == Pending::Renew;
         if !handle.changed && !reissue && !renew {
@@ -368,6 +428,33 @@ impl SessionManager {
         }))
     }
 
+    /// Whether a `Set-Cookie` sent in answer to a request from `origin` would be dropped by
+    /// browsers: the cookie is `Secure` and the request came over plain HTTP from a host other
+    /// than localhost. Adapters check this before the handler runs (it only reads headers).
+    pub fn cookie_dropped_by_browsers(&self, origin: &RequestOrigin<'_>) -> bool {
+        self.inner.config.cookie.is_secure() && origin.is_plain_http_from_remote_host()
+    }
+
+    /// Logs, once per manager, that a Secure session cookie was sent over plain HTTP and how
+    /// to fix it. Adapters call it when [`cookie_dropped_by_browsers`] was true and a cookie
+    /// was set.
+    ///
+    /// [`cookie_dropped_by_browsers`]: Self::cookie_dropped_by_browsers
+    pub fn warn_cookie_dropped_by_browsers(&self) {
+        use std::sync::atomic::Ordering;
+        if !self.inner.warned_plain_http.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "session",
+                cookie = self.inner.config.cookie.cookie_name(),
+                "the session cookie is Secure but this request came over plain HTTP from a host \
+                 other than localhost: browsers will not store it, so sessions will not persist. \
+                 Serve the site over HTTPS; if a proxy terminates TLS, have it send \
+                 `X-Forwarded-Proto: https`; for local development browse http://localhost, or \
+                 use CookieSettings::secure(false) in development only"
+            );
+        }
+    }
+
     /// The idle timeout, if any.
     pub fn idle_timeout(&self) -> Option<Duration> {
         self.inner.config.idle_timeout
@@ -416,8 +503,17 @@ impl<T: SessionData> SessionHandle<T> {
     /// Re-issues the session with a fresh issued-at (and, in store mode, a fresh id), keeping
     /// the data. Call it at login and on privilege changes.
     pub fn renew(&mut self) {
-        if self.pending != Pending::Logout {
+        if !matches!(self.pending, Pending::Logout | Pending::ReadOnly) {
             self.pending = Pending::Renew;
+        }
+    }
+
+    /// Promises that this response leaves the cookie as it is: no refresh of the idle
+    /// deadline, no re-issue, and changes made to the data are not saved. For routes that only
+    /// look (a status probe, a "who am I" peek). [`logout`](Self::logout) still wins.
+    pub fn leave_cookie_unchanged(&mut self) {
+        if self.pending != Pending::Logout {
+            self.pending = Pending::ReadOnly;
         }
     }
 

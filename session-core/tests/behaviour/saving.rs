@@ -200,3 +200,24 @@ fn set_cookie_uses_the_configured_attributes() {
         assert!(header.contains(part), "{header}");
     }
 }
+
+#[test]
+fn read_only_requests_never_write_even_when_a_refresh_is_due() {
+    let clock = clock();
+    let (config, _) = config(&clock);
+    let manager = manager_with(config);
+    let token = mint(&manager, Typical::sample());
+    clock.advance(Duration::minutes(10));
+    let mut handle = load::<Typical>(&manager, &format!("session={token}"));
+    assert!(matches!(
+        handle.status(),
+        LoadStatus::Loaded { reissue: Some(_) }
+    ));
+    handle.leave_cookie_unchanged();
+    handle.data_mut().counter = 99;
+    handle.renew();
+    assert!(save(&manager, &mut handle).is_none());
+    // Logout still removes the cookie.
+    handle.logout();
+    assert!(save(&manager, &mut handle).expect("removal").is_removal());
+}

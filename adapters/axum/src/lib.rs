@@ -1,0 +1,382 @@
+//! Typed, signed, versioned sessions for [axum](https://docs.rs/axum) 0.8.
+//!
+//! Add [`SessionLayer`] to the router and take [`Session<T>`] in handlers; `T` is your session
+//! struct. The session is decoded only when a handler asks for it, and the cookie is written
+//! only when the session changed, a re-issue is due, or the handler logged out.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use serde::{Deserialize, Serialize};
+//! use session_axum::{Keyring, Schema, Session, SessionConfig, SessionData, SessionLayer};
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! struct AppSession {
+//!     visits: u64,
+//! }
+//! impl SessionData for AppSession {
+//!     const SCHEMA: Schema = Schema { name: "app", version: 1, fingerprint: 1 };
+//! }
+//!
+//! async fn home(mut session: Session<AppSession>) -> String {
+//!     session.visits += 1;
+//!     format!("visit {}", session.visits)
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = SessionConfig::new(Keyring::from_env("SESSION_KEYS")?);
+//! let app: Router = Router::new()
+//!     .route("/", get(home))
+//!     .layer(SessionLayer::<AppSession>::new(config)?);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! A rejected cookie (tampered, expired, unknown key, another schema) never fails the
+//! request: the handler gets a fresh session and one `tracing` event records why.
+
+#![deny(missing_docs)]
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum_core::extract::FromRequestParts;
+use axum_core::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, COOKIE, HOST, SET_COOKIE};
+use http::request::Parts;
+use http::{HeaderValue, Request, StatusCode};
+
+#[doc(inline)]
+pub use session_core::{
+    ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
+    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager,
+};
+
+/// A tower [`Layer`](tower_layer::Layer) that gives handlers a [`Session<T>`] and writes the
+/// session cookie after them.
+pub struct SessionLayer<T> {
+    manager: SessionManager,
+    _data: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for SessionLayer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            manager: self.manager.clone(),
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<T: SessionData> SessionLayer<T> {
+    /// A layer for `config`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] when the settings contradict each other, so the application stops at
+    /// start-up with a message that says how to fix them.
+    pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
+        Ok(Self::from_manager(SessionManager::new(config)?))
+    }
+
+    /// A layer sharing an existing manager (and its keys) with other code.
+    pub fn from_manager(manager: SessionManager) -> Self {
+        Self {
+            manager,
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<S, T> tower_layer::Layer<S> for SessionLayer<T> {
+    type Service = SessionService<S, T>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService {
+            inner,
+            manager: self.manager.clone(),
+            _data: PhantomData,
+        }
+    }
+}
+
+/// The service [`SessionLayer`] wraps around the router.
+pub struct SessionService<S, T> {
+    inner: S,
+    manager: SessionManager,
+    _data: PhantomData<fn() -> T>,
+}
+
+impl<S: Clone, T> Clone for SessionService<S, T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            manager: self.manager.clone(),
+            _data: PhantomData,
+        }
+    }
+}
+
+/// Where the session of one request waits between the layer and the extractor.
+struct SessionSlot<T> {
+    manager: SessionManager,
+    state: Mutex<SlotState<T>>,
+}
+
+enum SlotState<T> {
+    /// No handler asked for the session: nothing to decode, nothing to write.
+    Untouched,
+    /// Loaded, and back from the extractor.
+    Ready(session_core::SessionHandle<T>),
+    /// Held by a [`Session`] extractor right now.
+    Lent,
+}
+
+impl<T> SessionSlot<T> {
+    fn take(&self) -> SlotState<T> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::replace(&mut *state, SlotState::Lent)
+    }
+
+    fn put(&self, handle: session_core::SessionHandle<T>) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *state = SlotState::Ready(handle);
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, T, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for SessionService<S, T>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    T: SessionData,
+    ResBody: Default + Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let slot = Arc::new(SessionSlot::<T> {
+            manager: self.manager.clone(),
+            state: Mutex::new(SlotState::Untouched),
+        });
+        let dropped = self.manager.cookie_dropped_by_browsers(&origin(&request));
+        request.extensions_mut().insert(Arc::clone(&slot));
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = response.await?;
+            let handle = match slot.take() {
+                SlotState::Untouched => return Ok(response),
+                SlotState::Ready(handle) => handle,
+                SlotState::Lent => {
+                    tracing::warn!(target: "session", "a Session<T> outlived its handler (moved into a task?); its changes were not saved");
+                    return Ok(response);
+                }
+            };
+            let mut handle = handle;
+            match slot.manager.save(&mut handle).await {
+                Ok(None) => {}
+                Ok(Some(set_cookie)) => {
+                    if let Ok(value) = HeaderValue::try_from(set_cookie.into_header_value()) {
+                        let headers = response.headers_mut();
+                        headers.append(SET_COOKIE, value);
+                        headers.insert(
+                            CACHE_CONTROL,
+                            HeaderValue::from_static(session_core::SetCookie::CACHE_CONTROL),
+                        );
+                    }
+                    if dropped {
+                        slot.manager.warn_cookie_dropped_by_browsers();
+                    }
+                }
+                Err(error) => {
+                    // The handler's changes cannot be kept: say so instead of answering as if
+                    // they were.
+                    tracing::error!(target: "session", %error, "session not saved");
+                    let mut failed = http::Response::new(ResBody::default());
+                    *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    return Ok(failed);
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+fn origin<B>(request: &Request<B>) -> session_core::RequestOrigin<'_> {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    session_core::RequestOrigin {
+        scheme: request.uri().scheme_str(),
+        host: request
+            .uri()
+            .authority()
+            .map(http::uri::Authority::as_str)
+            .or_else(|| request.headers().get(HOST).and_then(|v| v.to_str().ok())),
+        forwarded_proto: header("x-forwarded-proto"),
+        forwarded: header("forwarded"),
+    }
+}
+
+/// The session of the current request, typed as `T`. Derefs to `T`; changing it through
+/// `DerefMut` marks the session as changed.
+///
+/// Requires [`SessionLayer<T>`] on the router; without it the extractor answers
+/// `500 Internal Server Error` and logs which layer to add.
+pub struct Session<T: SessionData> {
+    handle: Option<session_core::SessionHandle<T>>,
+    slot: Arc<SessionSlot<T>>,
+}
+
+impl<T: SessionData> Session<T> {
+    fn handle(&self) -> &session_core::SessionHandle<T> {
+        self.handle.as_ref().expect("present until drop")
+    }
+
+    fn handle_mut(&mut self) -> &mut session_core::SessionHandle<T> {
+        self.handle.as_mut().expect("present until drop")
+    }
+
+    /// Ends the session: the data is reset and the response removes the cookie.
+    pub fn logout(&mut self) {
+        self.handle_mut().logout();
+    }
+
+    /// Re-issues the session with a fresh issued-at, keeping the data. Call it at login and
+    /// on privilege changes.
+    pub fn renew(&mut self) {
+        self.handle_mut().renew();
+    }
+
+    /// Leaves the cookie as it is for this response: no idle refresh, no re-issue, and changes
+    /// are not saved. For routes that only look.
+    pub fn leave_cookie_unchanged(&mut self) {
+        self.handle_mut().leave_cookie_unchanged();
+    }
+
+    /// How this request's session came to be (new, loaded, or a refused cookie).
+    pub fn status(&self) -> &LoadStatus {
+        self.handle().status()
+    }
+
+    /// Whether the session started empty.
+    pub fn is_new(&self) -> bool {
+        self.handle().is_new()
+    }
+}
+
+impl<T: SessionData> Deref for Session<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.handle().data()
+    }
+}
+
+impl<T: SessionData> DerefMut for Session<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.handle_mut().data_mut()
+    }
+}
+
+impl<T: SessionData> Drop for Session<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            self.slot.put(handle);
+        }
+    }
+}
+
+impl<T: SessionData + std::fmt::Debug> std::fmt::Debug for Session<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("data", &**self)
+            .field("status", self.status())
+            .finish()
+    }
+}
+
+/// Why a [`Session<T>`] could not be extracted: a mistake in the application, not the client.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// The router has no [`SessionLayer<T>`] for this `T`.
+    MissingLayer {
+        /// The session type asked for.
+        type_name: &'static str,
+    },
+    /// The same request asked for the session twice at once.
+    AlreadyExtracted,
+}
+
+impl std::fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingLayer { type_name } => write!(
+                f,
+                "Session<{type_name}> needs its layer: add `.layer(SessionLayer::<{type_name}>::new(config)?)` to the router, after the routes that use it"
+            ),
+            Self::AlreadyExtracted => f.write_str(
+                "the session was extracted twice in one request; take one Session<T> per handler",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionRejection {}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        tracing::error!(target: "session", "{self}");
+        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}
+
+impl<S: Send + Sync, T: SessionData> FromRequestParts<S> for Session<T> {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let slot = parts
+            .extensions
+            .get::<Arc<SessionSlot<T>>>()
+            .cloned()
+            .ok_or(SessionRejection::MissingLayer {
+                type_name: short_type_name::<T>(),
+            })?;
+        let handle = match slot.take() {
+            SlotState::Ready(handle) => handle,
+            SlotState::Untouched => {
+                let cookies = parts
+                    .headers
+                    .get_all(COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok());
+                slot.manager.load::<T>(cookies).await
+            }
+            SlotState::Lent => return Err(SessionRejection::AlreadyExtracted),
+        };
+        Ok(Self {
+            handle: Some(handle),
+            slot,
+        })
+    }
+}
+
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
+}

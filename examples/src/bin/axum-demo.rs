@@ -1,0 +1,79 @@
+//! The demo app on axum: `cargo run -p examples --bin axum-demo`, then open
+//! <http://localhost:3000>.
+
+use axum::extract::Form;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use examples::{AppSession, LoginForm};
+use session_axum::{Session, SessionLayer};
+
+async fn home(mut session: Session<AppSession>) -> Html<String> {
+    Html(examples::home_page(&mut session))
+}
+
+async fn login(mut session: Session<AppSession>, Form(form): Form<LoginForm>) -> Response {
+    if examples::credentials_valid(&form) {
+        session.renew();
+        examples::log_in(&mut session, &form.username);
+        Redirect::to("/").into_response()
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            Html(examples::login_failed_page()),
+        )
+            .into_response()
+    }
+}
+
+async fn logout(mut session: Session<AppSession>) -> Redirect {
+    session.logout();
+    Redirect::to("/")
+}
+
+async fn me(mut session: Session<AppSession>) -> Response {
+    let (status, body) = examples::me(&mut session);
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        Json(body),
+    )
+        .into_response()
+}
+
+async fn peek(mut session: Session<AppSession>) -> Response {
+    session.leave_cookie_unchanged();
+    let (status, body) = examples::peek(&session);
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        Json(body),
+    )
+        .into_response()
+}
+
+#[tokio::main]
+async fn main() {
+    examples::init_logging();
+    let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
+    let layer = SessionLayer::<AppSession>::new(settings.session)
+        .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/api/me", get(me))
+        .route("/api/peek", get(peek))
+        .layer(layer);
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .unwrap_or_else(|e| {
+            examples::exit_with(&format!("cannot listen on {}: {e}", settings.addr))
+        });
+    tracing::info!(
+        "axum demo listening on http://localhost:{}",
+        settings.addr.port()
+    );
+    if let Err(error) = axum::serve(listener, app).await {
+        examples::exit_with(&format!("server error: {error}"));
+    }
+}

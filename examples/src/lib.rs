@@ -1,0 +1,272 @@
+//! What the three demo apps share: the session struct, configuration from the environment,
+//! the HTML page, and the application logic. Each binary only wires routes to its framework.
+//!
+//! The HTTP contract (identical in `axum-demo`, `actix-demo`, `rocket-demo`):
+//! - `GET /`: login form when anonymous; user, flash, visit count and logout when logged in.
+//! - `POST /login` (`username`, `password`; demo account `alice` / `wonderland`): renew, log
+//!   in, flash "Welcome, alice", a 5-minute `sudo` flag, `303` to `/`; otherwise `401` + form.
+//! - `GET /api/me`: `200 {"user","visits","flash","sudo"}` (visits +1, flash once) or
+//!   `401 {"user":null}`.
+//! - `GET /api/peek`: `200 {"user":"alice"}` or `401 {"user":null}`; never a `Set-Cookie`.
+//! - `POST /logout`: ends the session, `303` to `/` with a removal cookie.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use session_core::schema::FieldVisitor;
+use session_core::{Expiring, Flash, Keyring, Schema, SessionConfig, SessionData};
+use time::Duration;
+
+/// The demo's session: who is logged in, how often they came, a flash notice, and a flag that
+/// they authenticated in the last five minutes.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct AppSession {
+    /// The logged-in user.
+    pub user: Option<String>,
+    /// Page views and `/api/me` calls since login.
+    pub visits: u64,
+    /// Recently authenticated; gone five minutes after login.
+    pub sudo: Expiring<bool>,
+    /// A one-time notice.
+    pub notice: Flash<String>,
+}
+
+impl SessionData for AppSession {
+    const SCHEMA: Schema = Schema {
+        name: "demo",
+        version: 1,
+        fingerprint: 0x0de0_0001,
+    };
+    fn visit_expiring(&mut self, visitor: &mut dyn FieldVisitor) {
+        visitor.expiring(0, 300, &mut self.sudo);
+    }
+}
+
+/// The login form's fields.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Settings read from the environment.
+#[derive(Debug)]
+pub struct DemoSettings {
+    /// Session settings.
+    pub session: SessionConfig,
+    /// The address to listen on (`127.0.0.1:$PORT`, default port 3000).
+    pub addr: std::net::SocketAddr,
+}
+
+/// Reads `SESSION_KEYS`, `SESSION_STORE`, `SESSION_IDLE_TIMEOUT_SECS`,
+/// `SESSION_ABSOLUTE_TIMEOUT_SECS`, `SESSION_ENCRYPT` and `PORT`.
+///
+/// # Errors
+/// A message naming the variable and how to fix it; the binaries print it and exit non-zero.
+pub fn settings_from_env() -> Result<DemoSettings, String> {
+    let keys = match Keyring::from_env("SESSION_KEYS") {
+        Ok(keys) => keys,
+        Err(session_core::KeyringError::MissingVar { .. }) => Keyring::ephemeral_for_development(),
+        Err(error) => return Err(error.to_string()),
+    };
+    match std::env::var("SESSION_STORE").as_deref() {
+        Err(_) | Ok("cookie") => {}
+        Ok(other) => {
+            return Err(format!(
+                "SESSION_STORE={other:?} is not available in this build; use SESSION_STORE=cookie (the default)"
+            ));
+        }
+    }
+    let seconds = |var: &str, default: i64| -> Result<Duration, String> {
+        match std::env::var(var) {
+            Err(_) => Ok(Duration::seconds(default)),
+            Ok(text) => text
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|s| *s > 0)
+                .map(Duration::seconds)
+                .ok_or_else(|| format!("{var} must be a positive number of seconds, got {text:?}")),
+        }
+    };
+    let idle = seconds("SESSION_IDLE_TIMEOUT_SECS", 1800)?;
+    let absolute = seconds("SESSION_ABSOLUTE_TIMEOUT_SECS", 86_400)?;
+    let encrypt = match std::env::var("SESSION_ENCRYPT").as_deref() {
+        Err(_) | Ok("" | "0" | "false") => false,
+        Ok("1" | "true") => true,
+        Ok(other) => return Err(format!("SESSION_ENCRYPT must be 1 or 0, got {other:?}")),
+    };
+    let port = match std::env::var("PORT") {
+        Err(_) => 3000,
+        Ok(text) => text
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| format!("PORT must be a port number, got {text:?}"))?,
+    };
+    let session = SessionConfig::new(keys)
+        .idle_timeout(Some(idle))
+        .absolute_timeout(absolute)
+        .refresh_interval(Duration::seconds((idle.whole_seconds() / 10).clamp(1, 60)))
+        .encrypt(encrypt);
+    session.validate().map_err(|e| e.to_string())?;
+    Ok(DemoSettings {
+        session,
+        addr: ([127, 0, 0, 1], port).into(),
+    })
+}
+
+/// Sets up logging (`RUST_LOG` overrides the default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+/// Prints a start-up error and exits with status 2 (no panic, no backtrace).
+pub fn exit_with(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2)
+}
+
+/// Checks the demo account. Both comparisons always run.
+pub fn credentials_valid(form: &LoginForm) -> bool {
+    let user_ok = form.username == "alice";
+    let password_ok = form.password == "wonderland";
+    user_ok & password_ok
+}
+
+/// Logs `user` in: the caller has renewed the session already.
+pub fn log_in(session: &mut AppSession, user: &str) {
+    session.user = Some(user.to_owned());
+    session.visits = 0;
+    session.notice.set(format!("Welcome, {user}"));
+    session.sudo.set(true);
+}
+
+/// The body of `GET /`: counts the visit and shows the flash once when logged in.
+pub fn home_page(session: &mut AppSession) -> String {
+    match session.user.clone() {
+        Some(user) => {
+            session.visits += 1;
+            let flash = session.notice.take();
+            page(
+                Some(&user),
+                flash.as_deref(),
+                session.visits,
+                session.sudo.get().is_some(),
+                None,
+            )
+        }
+        None => page(None, None, 0, false, None),
+    }
+}
+
+/// The body of a failed login: the form with an error.
+pub fn login_failed_page() -> String {
+    page(None, None, 0, false, Some("Wrong user name or password."))
+}
+
+/// The body and status of `GET /api/me`: `None` means 401.
+pub fn me(session: &mut AppSession) -> (u16, Value) {
+    match session.user.clone() {
+        Some(user) => {
+            session.visits += 1;
+            let flash = session.notice.take();
+            let sudo = session.sudo.get().copied().unwrap_or(false);
+            (
+                200,
+                json!({ "user": user, "visits": session.visits, "flash": flash, "sudo": sudo }),
+            )
+        }
+        None => (401, json!({ "user": null })),
+    }
+}
+
+/// The body and status of `GET /api/peek`.
+pub fn peek(session: &AppSession) -> (u16, Value) {
+    match &session.user {
+        Some(user) => (200, json!({ "user": user })),
+        None => (401, json!({ "user": null })),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The one HTML template all three demos render.
+pub fn page(
+    user: Option<&str>,
+    flash: Option<&str>,
+    visits: u64,
+    sudo: bool,
+    error: Option<&str>,
+) -> String {
+    let body = match user {
+        Some(user) => {
+            let flash = flash
+                .map(|f| {
+                    format!(
+                        r#"<div class="flash" role="status" id="flash">{}</div>"#,
+                        escape(f)
+                    )
+                })
+                .unwrap_or_default();
+            let sudo = if sudo {
+                r#"<span class="badge" id="sudo">recently signed in</span>"#
+            } else {
+                ""
+            };
+            format!(
+                r#"{flash}
+<h1 id="greeting">Hello, {user}</h1> {sudo}
+<p>You have visited <strong id="visits">{visits}</strong> time{plural} this session.</p>
+<form method="post" action="/logout"><button type="submit" id="logout">Log out</button></form>"#,
+                user = escape(user),
+                plural = if visits == 1 { "" } else { "s" },
+            )
+        }
+        None => {
+            let error = error
+                .map(|e| {
+                    format!(
+                        r#"<div class="error" role="alert" id="error">{}</div>"#,
+                        escape(e)
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                r#"<h1>Sign in</h1>{error}
+<form method="post" action="/login" id="login-form">
+  <label>User name <input name="username" id="username" autocomplete="username" required></label>
+  <label>Password <input name="password" id="password" type="password" autocomplete="current-password" required></label>
+  <button type="submit" id="submit">Sign in</button>
+</form>
+<p class="hint">Demo account: alice / wonderland</p>"#
+            )
+        }
+    };
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>typed-sessions demo</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+ body {{ font-family: system-ui, sans-serif; max-width: 28rem; margin: 4rem auto; padding: 0 1rem; color: #1f2328; }}
+ h1 {{ font-size: 1.6rem; }} label {{ display: block; margin: .8rem 0; }}
+ input {{ display: block; width: 100%; padding: .5rem; margin-top: .3rem; border: 1px solid #d0d7de; border-radius: 6px; }}
+ button {{ padding: .5rem 1.2rem; border: 0; border-radius: 6px; background: #1f6feb; color: white; font-size: 1rem; cursor: pointer; }}
+ .flash {{ background: #dafbe1; border: 1px solid #4ac26b; padding: .6rem .8rem; border-radius: 6px; }}
+ .error {{ background: #ffebe9; border: 1px solid #ff8182; padding: .6rem .8rem; border-radius: 6px; }}
+ .badge {{ background: #fff8c5; border: 1px solid #d4a72c; border-radius: 1rem; padding: .1rem .6rem; font-size: .8rem; }}
+ .hint {{ color: #656d76; font-size: .9rem; }}
+</style></head>
+<body>{body}</body></html>"#
+    )
+}
