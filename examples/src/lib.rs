@@ -10,6 +10,8 @@
 //! - `GET /api/peek`: `200 {"user":"alice"}` or `401 {"user":null}`; never a `Set-Cookie`.
 //! - `POST /logout`: ends the session, `303` to `/` with a removal cookie.
 
+pub mod hyper_adapter;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use session_core::schema::FieldVisitor;

@@ -1,0 +1,141 @@
+//! The bare-hyper adapter of the adapter guide, over real HTTP on a loopback port.
+
+use std::net::SocketAddr;
+
+use examples::hyper_adapter::with_session;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use session_core::{Key, Keyring, Schema, SessionConfig, SessionData, SessionManager};
+
+#[derive(Default, Serialize, Deserialize)]
+struct Counter {
+    count: u64,
+}
+impl SessionData for Counter {
+    const SCHEMA: Schema = Schema {
+        name: "counter",
+        version: 1,
+        fingerprint: 42,
+    };
+}
+
+async fn start() -> SocketAddr {
+    let keys = Keyring::new("k1", Key::generate()).expect("ring");
+    let manager = SessionManager::new(SessionConfig::new(keys)).expect("config");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let manager = manager.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let manager = manager.clone();
+                    async move {
+                        let response = with_session::<Counter, _, _>(
+                            &manager,
+                            request,
+                            |request, mut session| async move {
+                                let body = match request.uri().path() {
+                                    "/count" => {
+                                        session.data_mut().count += 1;
+                                        session.data().count.to_string()
+                                    }
+                                    "/logout" => {
+                                        session.logout();
+                                        "bye".to_owned()
+                                    }
+                                    _ => session.data().count.to_string(),
+                                };
+                                (Response::new(Full::new(Bytes::from(body))), session)
+                            },
+                        )
+                        .await;
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn the_guide_adapter_keeps_a_session_across_requests() {
+    let addr = start().await;
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{addr}{path}");
+
+    let first = client.get(url("/count")).send().await.expect("request");
+    assert_eq!(first.status(), StatusCode::OK);
+    let set_cookie = first.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("Secure"),
+        "{set_cookie}"
+    );
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let cookie = set_cookie.split(';').next().expect("pair").to_owned();
+    assert_eq!(first.text().await.expect("body"), "1");
+
+    let second = client
+        .get(url("/count"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(second.text().await.expect("body"), "2");
+
+    let read = client
+        .get(url("/read"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert!(
+        read.headers().get("set-cookie").is_none(),
+        "a read writes nothing"
+    );
+    assert_eq!(read.text().await.expect("body"), "1");
+
+    let forged = format!("{cookie}x");
+    let tampered = client
+        .get(url("/read"))
+        .header("cookie", forged)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(tampered.status(), StatusCode::OK);
+    assert_eq!(
+        tampered.text().await.expect("body"),
+        "0",
+        "a forged cookie is a fresh session"
+    );
+
+    let logout = client
+        .get(url("/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert!(
+        logout.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .contains("Max-Age=0")
+    );
+}
