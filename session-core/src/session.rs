@@ -395,6 +395,10 @@ impl SessionManager {
                     field_deadlines,
                 }
             }
+            (None, false) if field_deadlines.is_empty() && is_default_payload::<T>(&payload)? => {
+                // A new visitor whose session was borrowed but is still empty: no cookie.
+                return Ok(None);
+            }
             _ => TokenTimes {
                 issued_at: now,
                 last_active: now,
@@ -459,6 +463,13 @@ impl SessionManager {
     pub fn idle_timeout(&self) -> Option<Duration> {
         self.inner.config.idle_timeout
     }
+}
+
+/// Whether `payload` is what `T::default()` serializes to.
+fn is_default_payload<T: SessionData>(payload: &[u8]) -> Result<bool, SessionError> {
+    let default =
+        postcard::to_allocvec(&T::default()).map_err(|e| SessionError::Serialize(e.to_string()))?;
+    Ok(payload == default)
 }
 
 impl<T: SessionData> SessionHandle<T> {

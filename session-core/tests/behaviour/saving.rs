@@ -18,6 +18,11 @@ fn untouched_sessions_send_no_cookie() {
     let mut loaded = load::<Typical>(&manager, &format!("session={token}"));
     assert!(save(&manager, &mut loaded).is_none());
 
+    // A new visitor whose empty session was borrowed mutably (a flash checked, say): no cookie.
+    let mut visitor = load::<WithFields>(&manager, "");
+    assert_eq!(visitor.data_mut().notice.take(), None);
+    assert!(save(&manager, &mut visitor).is_none());
+
     // Borrowed mutably but left as it was: still nothing to send.
     let mut touched = load::<Typical>(&manager, &format!("session={token}"));
     touched.data_mut().counter += 0;
