@@ -1,0 +1,176 @@
+//! The app every adapter serves, the server handle, and a small HTTP client.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use session_core::schema::FieldVisitor;
+use session_core::{
+    Expiring, Flash, Key, Keyring, ManualClock, Schema, SessionConfig, SessionData,
+};
+
+/// Routes every conformance app serves:
+/// - `GET /write`: counter + 1, answers the counter;
+/// - `GET /read`: answers the counter, changes nothing;
+/// - `GET /untouched`: never touches the session;
+/// - `GET /peek`: answers the counter with `leave_cookie_unchanged()`;
+/// - `POST /logout`, `POST /renew`;
+/// - `GET /sudo/set`, `GET /sudo`: an `Expiring<bool>` of 5 minutes;
+/// - `GET /flash/set`, `GET /flash`: a `Flash<String>` taken on read.
+#[allow(dead_code)]
+pub(crate) const ROUTES: () = ();
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ConformanceSession {
+    pub(crate) counter: u64,
+    pub(crate) sudo: Expiring<bool>,
+    pub(crate) notice: Flash<String>,
+}
+
+impl SessionData for ConformanceSession {
+    const SCHEMA: Schema = Schema {
+        name: "conformance",
+        version: 1,
+        fingerprint: 0xc0f0_0001,
+    };
+    fn visit_expiring(&mut self, visitor: &mut dyn FieldVisitor) {
+        visitor.expiring(0, 300, &mut self.sudo);
+    }
+}
+
+/// A running app; stops when dropped.
+pub(crate) struct TestServer {
+    pub(crate) base: String,
+    pub(crate) stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+/// How a suite starts an adapter's app.
+pub(crate) type Start = fn(SessionConfig) -> TestServer;
+
+/// Keys, a manual clock, and a config built on them.
+pub(crate) struct Setup {
+    pub(crate) keys: Vec<(String, Key)>,
+    pub(crate) clock: ManualClock,
+}
+
+impl Setup {
+    pub(crate) fn new() -> Self {
+        Self {
+            keys: vec![("k1".to_owned(), Key::generate())],
+            clock: ManualClock::new(time::OffsetDateTime::now_utc()),
+        }
+    }
+
+    pub(crate) fn ring(&self) -> Keyring {
+        let mut entries = self.keys.iter();
+        let (id, key) = entries.next().expect("one key");
+        let mut ring = Keyring::new(id, key.clone()).expect("ring");
+        for (id, key) in entries {
+            ring = ring.with_verifier(id, key.clone()).expect("ring");
+        }
+        ring
+    }
+
+    pub(crate) fn config(&self) -> SessionConfig {
+        SessionConfig::new(self.ring()).clock(self.clock.clone())
+    }
+
+    /// A manager with the same settings, to inspect tokens the server wrote.
+    pub(crate) fn inspector(&self) -> session_core::SessionManager {
+        session_core::SessionManager::new(self.config()).expect("config")
+    }
+}
+
+/// One response, reduced to what the suite looks at.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+    pub(crate) set_cookie: Option<String>,
+    pub(crate) cache_control: Option<String>,
+}
+
+impl Answer {
+    /// The `name=value` pair of the Set-Cookie, to send back as a `Cookie` header.
+    pub(crate) fn cookie(&self) -> String {
+        let header = self.set_cookie.as_deref().expect("a Set-Cookie");
+        header.split(';').next().expect("pair").trim().to_owned()
+    }
+
+    /// The token inside the Set-Cookie.
+    pub(crate) fn token(&self) -> String {
+        self.cookie().split_once('=').expect("pair").1.to_owned()
+    }
+}
+
+pub(crate) fn client() -> Arc<reqwest::blocking::Client> {
+    Arc::new(
+        reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+    )
+}
+
+pub(crate) fn send(server: &TestServer, method: &str, path: &str, cookie: Option<&str>) -> Answer {
+    let client = client();
+    let url = format!("{}{path}", server.base);
+    let mut request = match method {
+        "POST" => client.post(url),
+        _ => client.get(url),
+    };
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().expect("request");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    };
+    let set_cookie = header("set-cookie");
+    let cache_control = header("cache-control");
+    let status = response.status().as_u16();
+    Answer {
+        status,
+        body: response.text().expect("body"),
+        set_cookie,
+        cache_control,
+    }
+}
+
+pub(crate) fn get(server: &TestServer, path: &str, cookie: Option<&str>) -> Answer {
+    send(server, "GET", path, cookie)
+}
+
+pub(crate) fn post(server: &TestServer, path: &str, cookie: Option<&str>) -> Answer {
+    send(server, "POST", path, cookie)
+}
+
+/// A free loopback port.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+/// Waits until something accepts connections on `port`.
+pub(crate) fn wait_for(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server on {port} did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

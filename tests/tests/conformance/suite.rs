@@ -1,0 +1,262 @@
+//! The checks, each taking an adapter's `start` function.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use time::Duration;
+
+use crate::harness::{Setup, Start, get, post};
+
+pub(crate) fn cookie_attributes(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let answer = get(&server, "/write", None);
+    assert_eq!((answer.status, answer.body.as_str()), (200, "1"));
+    let header = answer.set_cookie.clone().expect("a write sets the cookie");
+    assert!(header.starts_with("session="), "{header}");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(
+            header.split("; ").any(|a| a == attribute),
+            "{attribute} missing: {header}"
+        );
+    }
+    assert!(
+        !header.contains("Max-Age") && !header.contains("Expires"),
+        "browser-session cookie: {header}"
+    );
+    assert_eq!(answer.cache_control.as_deref(), Some("no-store"));
+}
+
+pub(crate) fn no_cookie_on_untouched_or_read_requests(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    assert!(get(&server, "/untouched", None).set_cookie.is_none());
+    assert!(
+        get(&server, "/read", None).set_cookie.is_none(),
+        "an empty new session writes nothing"
+    );
+    let cookie = get(&server, "/write", None).cookie();
+    let read = get(&server, "/read", Some(&cookie));
+    assert_eq!(read.body, "1");
+    assert!(read.set_cookie.is_none(), "a read writes nothing");
+    assert!(
+        get(&server, "/untouched", Some(&cookie))
+            .set_cookie
+            .is_none()
+    );
+}
+
+pub(crate) fn changed_data_is_reissued(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let first = get(&server, "/write", None);
+    let second = get(&server, "/write", Some(&first.cookie()));
+    assert_eq!(second.body, "2");
+    assert_ne!(second.token(), first.token());
+    assert_eq!(get(&server, "/read", Some(&second.cookie())).body, "2");
+}
+
+pub(crate) fn bad_cookies_become_anonymous_sessions(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let token = get(&server, "/write", None).token();
+    let mut flipped = token.clone().into_bytes();
+    let middle = flipped.len() / 2;
+    flipped[middle] = if flipped[middle] == b'A' { b'B' } else { b'A' };
+    let bad = [
+        String::from_utf8(flipped).expect("ascii"),
+        token[..token.len() - 5].to_owned(),
+        "A".repeat(5000),
+        "%%%not-a-token%%%".to_owned(),
+        String::new(),
+        URL_SAFE_NO_PAD.encode(b"\x01\x02k1garbage-garbage-garbage-garbage"),
+    ];
+    for value in &bad {
+        let cookie = format!("session={value}");
+        let read = get(&server, "/read", Some(&cookie));
+        assert_eq!(
+            (read.status, read.body.as_str()),
+            (200, "0"),
+            "cookie {:.40}",
+            value
+        );
+        let write = get(&server, "/write", Some(&cookie));
+        assert_eq!(
+            (write.status, write.body.as_str()),
+            (200, "1"),
+            "cookie {:.40}",
+            value
+        );
+    }
+}
+
+pub(crate) fn the_first_valid_duplicate_wins(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let one = get(&server, "/write", None).token();
+    let two = get(&server, "/write", Some(&format!("session={one}"))).token();
+    let read = get(
+        &server,
+        "/read",
+        Some(&format!("session=garbage; session={two}; session={one}")),
+    );
+    assert_eq!(read.body, "2");
+}
+
+pub(crate) fn logout_removes_the_cookie(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let cookie = get(&server, "/write", None).cookie();
+    let logout = post(&server, "/logout", Some(&cookie));
+    let header = logout.set_cookie.expect("a removal cookie");
+    assert!(header.starts_with("session=;"), "{header}");
+    assert!(header.contains("Max-Age=0"), "{header}");
+    assert!(
+        header.contains("Path=/"),
+        "same path as the cookie: {header}"
+    );
+}
+
+pub(crate) fn renew_reissues_with_a_fresh_issued_at(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let first = get(&server, "/write", None);
+    setup.clock.advance(Duration::minutes(10));
+    let renewed = post(&server, "/renew", Some(&first.cookie()));
+    let inspector = setup.inspector();
+    let before = inspector.codec().inspect(&first.token()).expect("valid");
+    let after = inspector.codec().inspect(&renewed.token()).expect("valid");
+    assert_eq!(after.issued_at - before.issued_at, Duration::minutes(10));
+    assert_eq!(
+        get(&server, "/read", Some(&renewed.cookie())).body,
+        "1",
+        "data kept"
+    );
+}
+
+pub(crate) fn rotation_reissues_under_the_current_key(start: Start) {
+    let mut setup = Setup::new();
+    let old = start(setup.config());
+    let cookie = get(&old, "/write", None).cookie();
+    setup
+        .keys
+        .insert(0, ("k2".to_owned(), session_core::Key::generate()));
+    let rotated = start(setup.config());
+    let read = get(&rotated, "/read", Some(&cookie));
+    assert_eq!(read.body, "1", "older key still verifies");
+    let info = setup
+        .inspector()
+        .codec()
+        .inspect(&read.token())
+        .expect("re-issued");
+    assert_eq!(info.key_id, "k2");
+
+    setup.keys.truncate(1);
+    let without_old = start(setup.config());
+    assert_eq!(
+        get(&without_old, "/read", Some(&cookie)).body,
+        "0",
+        "a removed key is refused"
+    );
+}
+
+pub(crate) fn idle_absolute_and_field_expiry(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let cookie = get(&server, "/sudo/set", None).cookie();
+    assert_eq!(get(&server, "/sudo", Some(&cookie)).body, "true");
+    setup.clock.advance(Duration::minutes(6));
+    let after = get(&server, "/sudo", Some(&cookie));
+    assert_eq!(after.body, "false", "the field expired");
+    setup.clock.advance(Duration::minutes(31));
+    assert_eq!(
+        get(&server, "/read", Some(&cookie)).body,
+        "0",
+        "idle timeout"
+    );
+
+    let setup = Setup::new();
+    let server = start(
+        setup
+            .config()
+            .idle_timeout(None)
+            .absolute_timeout(Duration::hours(2)),
+    );
+    let cookie = get(&server, "/write", None).cookie();
+    setup.clock.advance(Duration::minutes(119));
+    assert_eq!(get(&server, "/read", Some(&cookie)).body, "1");
+    setup.clock.advance(Duration::minutes(1));
+    assert_eq!(
+        get(&server, "/read", Some(&cookie)).body,
+        "0",
+        "absolute lifetime"
+    );
+}
+
+pub(crate) fn flash_is_read_once(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let cookie = get(&server, "/flash/set", None).cookie();
+    let first = get(&server, "/flash", Some(&cookie));
+    assert_eq!(first.body, "hello");
+    let second = get(&server, "/flash", Some(&first.cookie()));
+    assert_eq!(second.body, "none");
+}
+
+pub(crate) fn peek_never_writes(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config());
+    let cookie = get(&server, "/write", None).cookie();
+    setup.clock.advance(Duration::minutes(5)); // an idle refresh is due
+    let peek = get(&server, "/peek", Some(&cookie));
+    assert_eq!(peek.body, "1");
+    assert!(peek.set_cookie.is_none(), "peek sent {:?}", peek.set_cookie);
+    assert!(
+        get(&server, "/read", Some(&cookie)).set_cookie.is_some(),
+        "a read refreshes"
+    );
+}
+
+pub(crate) fn encrypted_mode_round_trips(start: Start) {
+    let setup = Setup::new();
+    let server = start(setup.config().encrypt(true));
+    let first = get(&server, "/flash/set", None);
+    let bytes = URL_SAFE_NO_PAD.decode(first.token()).expect("base64url");
+    assert!(
+        !bytes.windows(5).any(|w| w == b"hello"),
+        "payload is not readable"
+    );
+    let info = setup
+        .inspector()
+        .codec()
+        .inspect(&first.token())
+        .expect("valid");
+    assert!(info.encrypted);
+    assert_eq!(get(&server, "/flash", Some(&first.cookie())).body, "hello");
+}
+
+pub(crate) fn a_missing_layer_names_the_fix(start_without_layer: Start, hint: &str) {
+    let setup = Setup::new();
+    let server = start_without_layer(setup.config());
+    let answer = get(&server, "/read", None);
+    assert_eq!(answer.status, 500);
+    assert!(
+        answer.body.contains(hint),
+        "body {:?} should contain {hint:?}",
+        answer.body
+    );
+}
+
+pub(crate) fn cookies_interoperate(adapters: &[(&str, Start)]) {
+    let setup = Setup::new();
+    let servers: Vec<_> = adapters
+        .iter()
+        .map(|(name, start)| (*name, start(setup.config())))
+        .collect();
+    for (minter, server) in &servers {
+        let cookie = get(server, "/write", None).cookie();
+        for (reader, other) in &servers {
+            let read = get(other, "/read", Some(&cookie));
+            assert_eq!(read.body, "1", "{reader} reads a cookie minted by {minter}");
+        }
+    }
+}
