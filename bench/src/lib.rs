@@ -2,10 +2,11 @@
 //! a 32-character CSRF token, a counter), and the port from the command line.
 
 use serde::{Deserialize, Serialize};
-use session_core::{Schema, SessionData};
+use session_core::SessionData;
 
 /// The typical session.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, SessionData)]
+#[session(name = "bench")]
 pub struct Typical {
     /// User id.
     pub user_id: u64,
@@ -17,14 +18,6 @@ pub struct Typical {
     pub csrf: String,
     /// The counter the write route increments.
     pub counter: u64,
-}
-
-impl SessionData for Typical {
-    const SCHEMA: Schema = Schema {
-        name: "bench",
-        version: 1,
-        fingerprint: 0x00be_0c41,
-    };
 }
 
 impl Typical {

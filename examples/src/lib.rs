@@ -14,33 +14,24 @@ pub mod hyper_adapter;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session_core::schema::FieldVisitor;
-use session_core::{Expiring, Flash, Keyring, Schema, SessionConfig, SessionData};
+use session_core::{Expiring, Flash, Keyring, SessionConfig, SessionData};
 use time::Duration;
 
 /// The demo's session: who is logged in, how often they came, a flash notice, and a flag that
 /// they authenticated in the last five minutes.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, SessionData)]
+#[session(name = "demo", version = 1)]
 pub struct AppSession {
     /// The logged-in user.
     pub user: Option<String>,
     /// Page views and `/api/me` calls since login.
     pub visits: u64,
     /// Recently authenticated; gone five minutes after login.
+    #[session(expires_in = "5m")]
     pub sudo: Expiring<bool>,
     /// A one-time notice.
+    #[session(flash)]
     pub notice: Flash<String>,
-}
-
-impl SessionData for AppSession {
-    const SCHEMA: Schema = Schema {
-        name: "demo",
-        version: 1,
-        fingerprint: 0x0de0_0001,
-    };
-    fn visit_expiring(&mut self, visitor: &mut dyn FieldVisitor) {
-        visitor.expiring(0, 300, &mut self.sudo);
-    }
 }
 
 /// The login form's fields.

@@ -4,31 +4,22 @@
 //! ephemeral development key, with a warning).
 
 use serde::{Deserialize, Serialize};
-use session_core::schema::FieldVisitor;
 use session_core::{
-    Clock as _, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock, Schema, SessionConfig,
-    SessionData, SessionHandle, SessionManager,
+    Clock as _, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock, SessionConfig, SessionData,
+    SessionHandle, SessionManager,
 };
 use time::Duration;
 
 /// The session of a small app: who is logged in, a flash notice, a 5-minute "sudo" flag.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, SessionData)]
+#[session(name = "app")]
 struct AppSession {
     user: Option<String>,
     visits: u64,
+    #[session(expires_in = "5m")]
     sudo: Expiring<bool>,
+    #[session(flash)]
     notice: Flash<String>,
-}
-
-impl SessionData for AppSession {
-    const SCHEMA: Schema = Schema {
-        name: "app",
-        version: 1,
-        fingerprint: 0x0a11_ce01,
-    };
-    fn visit_expiring(&mut self, visitor: &mut dyn FieldVisitor) {
-        visitor.expiring(0, 300, &mut self.sudo);
-    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

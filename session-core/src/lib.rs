@@ -43,7 +43,9 @@
 //! - [`rejection`]: why a cookie was refused.
 //!
 //! # Feature flags
-//! None yet; the crate has no optional dependencies.
+//! - `derive` (default): `#[derive(SessionData)]`, re-exported from `session-macros` (pinned to
+//!   the same version). Costs a proc-macro build (syn, quote) at compile time, nothing at run
+//!   time. Without it, implement [`SessionData`] by hand.
 
 #![deny(missing_docs)]
 
@@ -70,3 +72,97 @@ pub use crate::session::{
     LoadStatus, Reissue, RequestOrigin, SessionHandle, SessionManager, SetCookie,
 };
 pub use crate::token::Codec;
+/// Derives [`SessionData`](trait@SessionData): see the `session-macros` crate.
+#[cfg(feature = "derive")]
+pub use session_macros::SessionData;
+
+/// Pins a session schema's fingerprint in a test, so a change to the struct's shape cannot go
+/// out unnoticed (tokens already in browsers would be refused and users logged out).
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use session_core::SessionData;
+///
+/// #[derive(SessionData, Serialize, Deserialize, Default)]
+/// struct AppSession {
+///     user_id: Option<u64>,
+/// }
+///
+/// // In a test. On failure the message shows the new fingerprint and how to migrate.
+/// let pinned = AppSession::SCHEMA.fingerprint_hex();
+/// session_core::assert_schema!(AppSession, &pinned);
+/// ```
+#[macro_export]
+macro_rules! assert_schema {
+    ($session:ty, $fingerprint:expr $(,)?) => {
+        $crate::__private::assert_schema::<$session>(::core::stringify!($session), $fingerprint)
+    };
+}
+
+/// What `#[derive(SessionData)]` and [`assert_schema!`] expand to reach. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use core::convert::From;
+    pub use core::option::Option;
+    pub use core::result::Result;
+
+    pub use crate::rejection::Rejection;
+    pub use crate::schema::{
+        DecodeEffects, FieldDeadlines, FieldVisitor, Schema, SchemaRef, SessionData, decode_payload,
+    };
+    use crate::{Flash, schema};
+
+    /// Type check for `#[session(flash)]` fields.
+    pub fn assert_flash<T>(_: &Flash<T>) {}
+
+    /// Compile-time checks of a `migrate_from` pair.
+    pub const fn check_migration(old: schema::Schema, name: &str, version: u32) {
+        if !str_eq(old.name, name) {
+            panic!(
+                "`migrate_from` must name an older version of the same session: give it the same `#[session(name = ...)]`"
+            );
+        }
+        if old.version >= version {
+            panic!(
+                "`migrate_from` must name an older version: its `version` must be lower than this struct's"
+            );
+        }
+    }
+
+    const fn str_eq(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    /// The body of [`assert_schema!`](crate::assert_schema).
+    #[track_caller]
+    pub fn assert_schema<T: SessionData>(type_name: &str, pinned: &str) {
+        let schema = T::SCHEMA;
+        let actual = schema.fingerprint_hex();
+        if actual.eq_ignore_ascii_case(pinned.trim()) {
+            return;
+        }
+        let next = schema.version + 1;
+        panic!(
+            "schema lock: {type_name} (session \"{name}\" v{version}) has fingerprint \"{actual}\", but the lock pins \"{pinned}\".\n\
+             The struct changed shape. Tokens already in browsers carry the old shape and will be refused \
+             as a schema mismatch, which logs those users out. To keep them:\n\
+             \x20 1. keep the previous struct as {type_name}V{version} with #[derive(SessionData)] and #[session(name = \"{name}\", version = {version})];\n\
+             \x20 2. on {type_name}, bump to #[session(version = {next}, migrate_from = {type_name}V{version})] and impl From<{type_name}V{version}> for {type_name};\n\
+             \x20 3. pin the new shape: assert_schema!({type_name}, \"<new fingerprint>\").\n\
+             If logging everyone out is fine, bump `version` anyway and update the lock to \"{actual}\".",
+            name = schema.name,
+            version = schema.version,
+        );
+    }
+}

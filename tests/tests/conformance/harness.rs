@@ -3,10 +3,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use session_core::schema::FieldVisitor;
-use session_core::{
-    Expiring, Flash, Key, Keyring, ManualClock, Schema, SessionConfig, SessionData,
-};
+use session_core::{Expiring, Flash, Key, Keyring, ManualClock, SessionConfig, SessionData};
 
 /// Routes every conformance app serves:
 /// - `GET /write`: counter + 1, answers the counter;
@@ -19,22 +16,14 @@ use session_core::{
 #[allow(dead_code)]
 pub(crate) const ROUTES: () = ();
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, SessionData)]
+#[session(name = "conformance")]
 pub(crate) struct ConformanceSession {
     pub(crate) counter: u64,
+    #[session(expires_in = "5m")]
     pub(crate) sudo: Expiring<bool>,
+    #[session(flash)]
     pub(crate) notice: Flash<String>,
-}
-
-impl SessionData for ConformanceSession {
-    const SCHEMA: Schema = Schema {
-        name: "conformance",
-        version: 1,
-        fingerprint: 0xc0f0_0001,
-    };
-    fn visit_expiring(&mut self, visitor: &mut dyn FieldVisitor) {
-        visitor.expiring(0, 300, &mut self.sudo);
-    }
 }
 
 /// A running app; stops when dropped.
