@@ -112,6 +112,19 @@ pub mod __private {
     };
     use crate::{Flash, schema};
 
+    /// The body of a derived `migrate`: decode as `Old` (following its own chain), convert.
+    #[allow(clippy::type_complexity)]
+    pub fn migrate<New: From<Old>, Old: SessionData>(
+        seen: SchemaRef<'_>,
+        payload: &[u8],
+        deadlines: &FieldDeadlines<'_>,
+    ) -> Option<Result<(New, DecodeEffects), Rejection>> {
+        Some(
+            decode_payload::<Old>(seen, payload, deadlines)
+                .map(|(old, effects)| (New::from(old), effects)),
+        )
+    }
+
     /// Type check for `#[session(flash)]` fields.
     pub fn assert_flash<T>(_: &Flash<T>) {}
 

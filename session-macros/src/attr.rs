@@ -68,6 +68,8 @@ pub(crate) struct ContainerAttrs {
 #[derive(Default)]
 pub(crate) struct FieldAttrs {
     pub(crate) expires_in: Option<Spanned<u64>>,
+    /// An `expires_in` was written but did not parse (already reported).
+    pub(crate) expires_in_invalid: bool,
     pub(crate) flash: Option<TokenStream>,
 }
 
@@ -152,10 +154,13 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                     }
                     match parse_duration(&lit.value()) {
                         Ok(seconds) => out.expires_in = Some(Spanned { value: seconds, tokens: key.to_token_stream() }),
-                        Err(why) => cx.error(
-                            &lit,
-                            format!("`expires_in` must be a duration like \"15m\", \"2h\" or \"1h30m\" (units s, m, h, d): {why}"),
-                        ),
+                        Err(why) => {
+                            out.expires_in_invalid = true;
+                            cx.error(
+                                &lit,
+                                format!("`expires_in` must be a duration like \"15m\", \"2h\" or \"1h30m\" (units s, m, h, d): {why}"),
+                            );
+                        }
                     }
                 } else if lookahead.peek(kw::flash) {
                     let key: kw::flash = input.parse()?;

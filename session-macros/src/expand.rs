@@ -67,29 +67,21 @@ fn impl_session_data(input: &Input<'_>, krate: &syn::Path) -> TokenStream {
         None => (None, None),
         Some(old) => {
             let span = old.span();
+            // One generic call carries both bounds (`Old: SessionData`, `Self: From<Old>`), so
+            // a wrong `migrate_from` is reported once, at the user's type.
+            let call = quote_spanned! {span=>
+                #private::migrate::<Self, #old>(seen, payload, deadlines)
+            };
             let migrate = quote! {
                 fn migrate(
                     seen: #private::SchemaRef<'_>,
                     payload: &[u8],
                     deadlines: &#private::FieldDeadlines<'_>,
                 ) -> #private::Option<#private::Result<(Self, #private::DecodeEffects), #private::Rejection>> {
-                    #private::Option::Some(
-                        #private::Result::map(
-                            #private::decode_payload::<#old>(seen, payload, deadlines),
-                            |(old, effects)| (<Self as #private::From<#old>>::from(old), effects),
-                        ),
-                    )
+                    #call
                 }
             };
             let checks = quote_spanned! {span=>
-                const _: () = {
-                    fn __session_migrate_from_is_session_data<T: #private::SessionData>() {}
-                    fn __session_from_impl_exists<T: #private::From<#old>>() {}
-                    fn __session_migration_checks() {
-                        __session_migrate_from_is_session_data::<#old>();
-                        __session_from_impl_exists::<#ident>();
-                    }
-                };
                 const _: () = #private::check_migration(
                     <#old as #private::SessionData>::SCHEMA,
                     #name,

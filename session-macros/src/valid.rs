@@ -44,7 +44,7 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
             (None, Some(_)) if !is_flash => {
                 cx.error(field.ty, "`flash` needs a field of type `Flash<T>`: write `Flash<T>` so the value is read once")
             }
-            (None, None) if is_expiring => cx.error(
+            (None, None) if is_expiring && !field.attrs.expires_in_invalid => cx.error(
                 field.ty,
                 "an `Expiring<T>` field needs its lifetime: add `#[session(expires_in = \"5m\")]`",
             ),

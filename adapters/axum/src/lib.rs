@@ -7,14 +7,12 @@
 //! ```no_run
 //! use axum::{Router, routing::get};
 //! use serde::{Deserialize, Serialize};
-//! use session_axum::{Keyring, Schema, Session, SessionConfig, SessionData, SessionLayer};
+//! use session_axum::{Keyring, Session, SessionConfig, SessionData, SessionLayer};
 //!
-//! #[derive(Default, Serialize, Deserialize)]
+//! #[derive(SessionData, Serialize, Deserialize, Default)]
+//! #[session(name = "app")]
 //! struct AppSession {
 //!     visits: u64,
-//! }
-//! impl SessionData for AppSession {
-//!     const SCHEMA: Schema = Schema { name: "app", version: 1, fingerprint: 1 };
 //! }
 //!
 //! async fn home(mut session: Session<AppSession>) -> String {

@@ -1,0 +1,10 @@
+use serde::{Deserialize, Serialize};
+use session_core::SessionData;
+
+#[derive(SessionData, Serialize, Deserialize, Default)]
+struct AppSession {
+    #[session(flash)]
+    notice: Option<String>,
+}
+
+fn main() {}
