@@ -48,6 +48,9 @@ use http::header::{CACHE_CONTROL, COOKIE, HOST, SET_COOKIE};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
 
+/// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
+#[doc(hidden)]
+pub use session_core as __session_core;
 #[doc(inline)]
 pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
