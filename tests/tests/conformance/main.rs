@@ -6,6 +6,7 @@
 mod harness;
 mod suite;
 
+mod actix_app;
 mod axum_app;
 
 macro_rules! conformance {
@@ -74,9 +75,10 @@ macro_rules! conformance {
 }
 
 conformance!(axum, axum_app);
+conformance!(actix, actix_app);
 
 /// A cookie minted by one adapter is accepted by every other with the same keys and schema.
 #[test]
 fn cookies_interoperate_between_adapters() {
-    suite::cookies_interoperate(&[("axum", axum_app::start)]);
+    suite::cookies_interoperate(&[("axum", axum_app::start), ("actix", actix_app::start)]);
 }

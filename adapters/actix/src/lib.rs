@@ -1,0 +1,354 @@
+//! Typed, signed, versioned sessions for [actix-web](https://docs.rs/actix-web) 4.
+//!
+//! Wrap the app in [`SessionMiddleware`] and take [`Session<T>`] in handlers; `T` is your
+//! session struct. The session is decoded only when a handler asks for it, and the cookie is
+//! written only when the session changed, a re-issue is due, or the handler logged out.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer, web};
+//! use serde::{Deserialize, Serialize};
+//! use session_actix::{Keyring, Session, SessionConfig, SessionData, SessionMiddleware};
+//!
+//! #[derive(SessionData, Serialize, Deserialize, Default)]
+//! #[session(name = "app")]
+//! struct AppSession {
+//!     visits: u64,
+//! }
+//!
+//! async fn home(mut session: Session<AppSession>) -> String {
+//!     session.visits += 1;
+//!     format!("visit {}", session.visits)
+//! }
+//!
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let middleware = SessionMiddleware::<AppSession>::new(SessionConfig::new(Keyring::from_env("SESSION_KEYS")?))?;
+//! actix_web::rt::System::new().block_on(async move {
+//!     HttpServer::new(move || App::new().wrap(middleware.clone()).route("/", web::get().to(home)))
+//!         .bind(("127.0.0.1", 3000))?
+//!         .run()
+//!         .await
+//! })?;
+//! # Ok(()) }
+//! ```
+//!
+//! A rejected cookie (tampered, expired, unknown key, another schema) never fails the
+//! request: the handler gets a fresh session and one `tracing` event records why.
+
+#![deny(missing_docs)]
+
+use std::cell::RefCell;
+use std::future::{Future, Ready, ready};
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, COOKIE, HOST, HeaderValue, SET_COOKIE};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+
+/// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
+#[doc(hidden)]
+pub use session_core as __session_core;
+#[doc(inline)]
+pub use session_core::{
+    ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
+    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager,
+};
+use session_core::{RequestOrigin, SessionHandle, SetCookie};
+
+/// Middleware that gives handlers a [`Session<T>`] and writes the session cookie after them.
+pub struct SessionMiddleware<T> {
+    manager: SessionManager,
+    _data: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for SessionMiddleware<T> {
+    fn clone(&self) -> Self {
+        Self {
+            manager: self.manager.clone(),
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<T: SessionData> SessionMiddleware<T> {
+    /// A middleware for `config`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] when the settings contradict each other, so the application stops at
+    /// start-up with a message that says how to fix them.
+    pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
+        Ok(Self::from_manager(SessionManager::new(config)?))
+    }
+
+    /// A middleware sharing an existing manager (and its keys) with other code.
+    pub fn from_manager(manager: SessionManager) -> Self {
+        Self {
+            manager,
+            _data: PhantomData,
+        }
+    }
+}
+
+impl<S, B, T> Transform<S, ServiceRequest> for SessionMiddleware<T>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    T: SessionData,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = SessionService<S, T>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(SessionService {
+            service: Rc::new(service),
+            manager: self.manager.clone(),
+            _data: PhantomData,
+        }))
+    }
+}
+
+/// The service [`SessionMiddleware`] wraps around the app.
+pub struct SessionService<S, T> {
+    service: Rc<S>,
+    manager: SessionManager,
+    _data: PhantomData<fn() -> T>,
+}
+
+/// Where the session of one request waits between the middleware and the extractor.
+struct SessionSlot<T> {
+    manager: SessionManager,
+    state: RefCell<SlotState<T>>,
+}
+
+enum SlotState<T> {
+    /// No handler asked for the session: nothing to decode, nothing to write.
+    Untouched,
+    /// Loaded, and back from the extractor.
+    Ready(SessionHandle<T>),
+    /// Held by a [`Session`] extractor right now.
+    Lent,
+}
+
+impl<T> SessionSlot<T> {
+    fn take(&self) -> SlotState<T> {
+        std::mem::replace(&mut *self.state.borrow_mut(), SlotState::Lent)
+    }
+}
+
+impl<S, B, T> Service<ServiceRequest> for SessionService<S, T>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    T: SessionData,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+        let dropped = self.manager.cookie_dropped_by_browsers(&RequestOrigin {
+            scheme: request.uri().scheme_str(),
+            host: header(HOST.as_str()),
+            forwarded_proto: header("x-forwarded-proto"),
+            forwarded: header("forwarded"),
+        });
+        let slot = Rc::new(SessionSlot::<T> {
+            manager: self.manager.clone(),
+            state: RefCell::new(SlotState::Untouched),
+        });
+        request.extensions_mut().insert(Rc::clone(&slot));
+        let service = Rc::clone(&self.service);
+        Box::pin(async move {
+            let mut response = service.call(request).await?;
+            let mut handle = match slot.take() {
+                SlotState::Untouched => return Ok(response.map_into_left_body()),
+                SlotState::Ready(handle) => handle,
+                SlotState::Lent => {
+                    tracing::warn!(target: "session", "a Session<T> outlived its handler; its changes were not saved");
+                    return Ok(response.map_into_left_body());
+                }
+            };
+            match slot.manager.save(&mut handle).await {
+                Ok(None) => {}
+                Ok(Some(set_cookie)) => {
+                    if let Ok(value) = HeaderValue::try_from(set_cookie.into_header_value()) {
+                        let headers = response.headers_mut();
+                        headers.append(SET_COOKIE, value);
+                        headers.insert(
+                            CACHE_CONTROL,
+                            HeaderValue::from_static(SetCookie::CACHE_CONTROL),
+                        );
+                    }
+                    if dropped {
+                        slot.manager.warn_cookie_dropped_by_browsers();
+                    }
+                }
+                Err(error) => {
+                    // The handler's changes cannot be kept: say so instead of answering as if
+                    // they were.
+                    tracing::error!(target: "session", %error, "session not saved");
+                    let failed =
+                        HttpResponse::InternalServerError().body("session could not be saved");
+                    return Ok(response.into_response(failed).map_into_right_body());
+                }
+            }
+            Ok(response.map_into_left_body())
+        })
+    }
+}
+
+/// The session of the current request, typed as `T`. Derefs to `T`; changing it through
+/// `DerefMut` marks the session as changed.
+///
+/// Requires [`SessionMiddleware<T>`] on the app; without it the extractor answers
+/// `500 Internal Server Error` with a message naming the middleware to add.
+pub struct Session<T: SessionData> {
+    handle: Option<SessionHandle<T>>,
+    slot: Rc<SessionSlot<T>>,
+}
+
+impl<T: SessionData> Session<T> {
+    fn handle(&self) -> &SessionHandle<T> {
+        self.handle.as_ref().expect("present until drop")
+    }
+
+    fn handle_mut(&mut self) -> &mut SessionHandle<T> {
+        self.handle.as_mut().expect("present until drop")
+    }
+
+    /// Ends the session: the data is reset and the response removes the cookie.
+    pub fn logout(&mut self) {
+        self.handle_mut().logout();
+    }
+
+    /// Re-issues the session with a fresh issued-at, keeping the data. Call it at login and
+    /// on privilege changes.
+    pub fn renew(&mut self) {
+        self.handle_mut().renew();
+    }
+
+    /// Leaves the cookie as it is for this response: no idle refresh, no re-issue, and changes
+    /// are not saved. For routes that only look.
+    pub fn leave_cookie_unchanged(&mut self) {
+        self.handle_mut().leave_cookie_unchanged();
+    }
+
+    /// How this request's session came to be (new, loaded, or a refused cookie).
+    pub fn status(&self) -> &LoadStatus {
+        self.handle().status()
+    }
+
+    /// Whether the session started empty.
+    pub fn is_new(&self) -> bool {
+        self.handle().is_new()
+    }
+}
+
+impl<T: SessionData> Deref for Session<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.handle().data()
+    }
+}
+
+impl<T: SessionData> DerefMut for Session<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.handle_mut().data_mut()
+    }
+}
+
+impl<T: SessionData> Drop for Session<T> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            *self.slot.state.borrow_mut() = SlotState::Ready(handle);
+        }
+    }
+}
+
+/// Why a [`Session<T>`] could not be extracted: a mistake in the application, not the client.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// The app has no [`SessionMiddleware<T>`] for this `T`.
+    MissingMiddleware {
+        /// The session type asked for.
+        type_name: &'static str,
+    },
+    /// The same request asked for the session twice at once.
+    AlreadyExtracted,
+}
+
+impl std::fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingMiddleware { type_name } => write!(
+                f,
+                "Session<{type_name}> needs its middleware: add `.wrap(SessionMiddleware::<{type_name}>::new(config)?)` to the App"
+            ),
+            Self::AlreadyExtracted => f.write_str(
+                "the session was extracted twice in one request; take one Session<T> per handler",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionRejection {}
+
+impl ResponseError for SessionRejection {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        tracing::error!(target: "session", "{self}");
+        HttpResponse::InternalServerError().body(self.to_string())
+    }
+}
+
+impl<T: SessionData> FromRequest for Session<T> {
+    type Error = SessionRejection;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let slot = request
+                .extensions()
+                .get::<Rc<SessionSlot<T>>>()
+                .cloned()
+                .ok_or(SessionRejection::MissingMiddleware {
+                    type_name: short_type_name::<T>(),
+                })?;
+            let handle = match slot.take() {
+                SlotState::Ready(handle) => handle,
+                SlotState::Untouched => {
+                    let cookies = request
+                        .headers()
+                        .get_all(COOKIE)
+                        .filter_map(|v| v.to_str().ok());
+                    slot.manager.load::<T>(cookies).await
+                }
+                SlotState::Lent => return Err(SessionRejection::AlreadyExtracted),
+            };
+            Ok(Self {
+                handle: Some(handle),
+                slot,
+            })
+        })
+    }
+}
+
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
+}

@@ -1,0 +1,302 @@
+//! The demo HTTP contract of DESIGN.md, checked against every demo binary over real HTTP, plus
+//! interop (a cookie minted by one demo works in the others) and start-up behaviour.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+const DEMOS: &[(&str, &str)] = &[
+    ("axum-demo", env!("CARGO_BIN_EXE_axum-demo")),
+    ("actix-demo", env!("CARGO_BIN_EXE_actix-demo")),
+];
+
+struct Demo {
+    name: &'static str,
+    base: String,
+    child: Child,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+fn start(name: &'static str, binary: &str, keys: &str) -> Demo {
+    let port = free_port();
+    let child = Command::new(binary)
+        .env("PORT", port.to_string())
+        .env("SESSION_KEYS", keys)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{name} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Demo {
+        name,
+        base: format!("http://127.0.0.1:{port}"),
+        child,
+    }
+}
+
+fn keys() -> String {
+    format!("k1:{}", session_core::Key::generate().to_base64().as_str())
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+struct Reply {
+    status: StatusCode,
+    set_cookie: Option<String>,
+    location: Option<String>,
+    body: String,
+}
+
+impl Reply {
+    fn cookie(&self) -> String {
+        self.set_cookie
+            .as_deref()
+            .expect("Set-Cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_owned()
+    }
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+}
+
+async fn call(
+    demo: &Demo,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> Reply {
+    let url = format!("{}{path}", demo.base);
+    let mut request = if method == "POST" {
+        client().post(url)
+    } else {
+        client().get(url)
+    };
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if let Some(form) = form {
+        request = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned());
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", demo.name));
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &reqwest::header::HeaderValue| v.to_str().expect("ascii").to_owned())
+    };
+    let (set_cookie, location) = (header(SET_COOKIE), header(LOCATION));
+    Reply {
+        status: response.status(),
+        set_cookie,
+        location,
+        body: response.text().await.expect("body"),
+    }
+}
+
+async fn log_in(demo: &Demo) -> String {
+    let reply = call(
+        demo,
+        "POST",
+        "/login",
+        None,
+        Some("username=alice&password=wonderland"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", demo.name);
+    assert_eq!(reply.location.as_deref(), Some("/"), "{}", demo.name);
+    reply.cookie()
+}
+
+#[tokio::test]
+async fn every_demo_follows_the_contract() {
+    let keys = keys();
+    for (name, binary) in DEMOS {
+        let demo = start(name, binary, &keys);
+
+        let home = call(&demo, "GET", "/", None, None).await;
+        assert_eq!(home.status, StatusCode::OK, "{name}");
+        assert!(
+            home.body.contains("id=\"login-form\""),
+            "{name}: login form"
+        );
+        assert!(
+            home.set_cookie.is_none(),
+            "{name}: anonymous page sets no cookie"
+        );
+
+        let wrong = call(
+            &demo,
+            "POST",
+            "/login",
+            None,
+            Some("username=alice&password=nope"),
+        )
+        .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert!(wrong.body.contains("Wrong user name or password"), "{name}");
+        assert!(wrong.set_cookie.is_none(), "{name}: nobody logged in");
+
+        let cookie = log_in(&demo).await;
+        let first = call(&demo, "GET", "/api/me", Some(&cookie), None).await;
+        assert_eq!(first.status, StatusCode::OK, "{name}");
+        assert_eq!(
+            first.json(),
+            json!({"user": "alice", "visits": 1, "flash": "Welcome, alice", "sudo": true}),
+            "{name}"
+        );
+        let cookie = first.cookie();
+        let second = call(&demo, "GET", "/api/me", Some(&cookie), None).await;
+        assert_eq!(
+            second.json(),
+            json!({"user": "alice", "visits": 2, "flash": null, "sudo": true}),
+            "{name}"
+        );
+        let cookie = second.cookie();
+
+        let peek = call(&demo, "GET", "/api/peek", Some(&cookie), None).await;
+        assert_eq!(
+            (peek.status, peek.json()),
+            (StatusCode::OK, json!({"user": "alice"})),
+            "{name}"
+        );
+        assert!(
+            peek.set_cookie.is_none(),
+            "{name}: peek sends no Set-Cookie"
+        );
+
+        let page = call(&demo, "GET", "/", Some(&cookie), None).await;
+        assert!(
+            page.body.contains("Hello, alice") && page.body.contains("id=\"logout\""),
+            "{name}"
+        );
+
+        for anonymous in [
+            None,
+            Some(format!("{cookie}x")),
+            Some("session=garbage".to_owned()),
+        ] {
+            let me = call(&demo, "GET", "/api/me", anonymous.as_deref(), None).await;
+            assert_eq!(
+                (me.status, me.json()),
+                (StatusCode::UNAUTHORIZED, json!({"user": null})),
+                "{name}"
+            );
+            let peek = call(&demo, "GET", "/api/peek", anonymous.as_deref(), None).await;
+            assert_eq!(peek.status, StatusCode::UNAUTHORIZED, "{name}");
+        }
+
+        let logout = call(&demo, "POST", "/logout", Some(&cookie), None).await;
+        assert_eq!(
+            (logout.status, logout.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/")),
+            "{name}"
+        );
+        assert!(
+            logout
+                .set_cookie
+                .as_deref()
+                .is_some_and(|c| c.contains("Max-Age=0")),
+            "{name}: removal cookie"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cookie_minted_by_one_demo_works_in_the_others() {
+    let keys = keys();
+    let demos: Vec<Demo> = DEMOS
+        .iter()
+        .map(|(name, binary)| start(name, binary, &keys))
+        .collect();
+    for minter in &demos {
+        let cookie = log_in(minter).await;
+        for reader in &demos {
+            let peek = call(reader, "GET", "/api/peek", Some(&cookie), None).await;
+            assert_eq!(
+                peek.json(),
+                json!({"user": "alice"}),
+                "{} reads {}'s cookie",
+                reader.name,
+                minter.name
+            );
+        }
+    }
+}
+
+#[test]
+fn a_weak_or_malformed_key_stops_start_up_with_a_message() {
+    for (name, binary) in DEMOS {
+        for bad in ["k1:changeme", "not-a-key-list", "k1:c2hvcnQ"] {
+            let output = Command::new(binary)
+                .env("SESSION_KEYS", bad)
+                .env("PORT", free_port().to_string())
+                .output()
+                .expect("runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                !output.status.success(),
+                "{name} started with SESSION_KEYS={bad}"
+            );
+            assert!(stderr.contains("SESSION_KEYS"), "{name}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn without_keys_the_demos_warn_about_the_ephemeral_key() {
+    for (name, binary) in DEMOS {
+        let mut child = Command::new(binary)
+            .env_remove("SESSION_KEYS")
+            .env("PORT", free_port().to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let line = stdout.lines().next().expect("a line").expect("utf8");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            line.contains("ephemeral") && line.contains("SESSION_KEYS"),
+            "{name}: {line}"
+        );
+    }
+}

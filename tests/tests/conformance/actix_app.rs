@@ -1,0 +1,100 @@
+//! The conformance app on actix-web.
+
+use actix_web::{App, HttpServer, web};
+use session_actix::{Session, SessionConfig, SessionMiddleware};
+
+use crate::harness::{ConformanceSession as S, TestServer, free_port, wait_for};
+
+pub(crate) const MISSING_LAYER_HINT: &str = ".wrap(SessionMiddleware::<ConformanceSession>";
+
+async fn write(mut s: Session<S>) -> String {
+    s.counter += 1;
+    s.counter.to_string()
+}
+async fn read(s: Session<S>) -> String {
+    s.counter.to_string()
+}
+async fn untouched() -> &'static str {
+    "ok"
+}
+async fn peek(mut s: Session<S>) -> String {
+    s.leave_cookie_unchanged();
+    s.counter.to_string()
+}
+async fn logout(mut s: Session<S>) -> &'static str {
+    s.logout();
+    "bye"
+}
+async fn renew(mut s: Session<S>) -> &'static str {
+    s.renew();
+    "renewed"
+}
+async fn sudo_set(mut s: Session<S>) -> &'static str {
+    s.sudo.set(true);
+    "ok"
+}
+async fn sudo(s: Session<S>) -> String {
+    s.sudo.get().copied().unwrap_or(false).to_string()
+}
+async fn flash_set(mut s: Session<S>) -> &'static str {
+    s.notice.set("hello".into());
+    "ok"
+}
+async fn flash(mut s: Session<S>) -> String {
+    s.notice.take().unwrap_or_else(|| "none".into())
+}
+
+fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/write", web::get().to(write))
+        .route("/read", web::get().to(read))
+        .route("/untouched", web::get().to(untouched))
+        .route("/peek", web::get().to(peek))
+        .route("/logout", web::post().to(logout))
+        .route("/renew", web::post().to(renew))
+        .route("/sudo/set", web::get().to(sudo_set))
+        .route("/sudo", web::get().to(sudo))
+        .route("/flash/set", web::get().to(flash_set))
+        .route("/flash", web::get().to(flash));
+}
+
+fn serve(middleware: Option<SessionMiddleware<S>>) -> TestServer {
+    let port = free_port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = match middleware {
+                Some(middleware) => {
+                    HttpServer::new(move || App::new().wrap(middleware.clone()).configure(routes))
+                        .workers(1)
+                        .disable_signals()
+                        .bind(("127.0.0.1", port))
+                        .expect("bind")
+                        .run()
+                }
+                None => HttpServer::new(|| App::new().configure(routes))
+                    .workers(1)
+                    .disable_signals()
+                    .bind(("127.0.0.1", port))
+                    .expect("bind")
+                    .run(),
+            };
+            tx.send(server.handle()).expect("handle");
+            server.await
+        })
+    });
+    let handle = rx.recv().expect("server started");
+    wait_for(port);
+    TestServer {
+        base: format!("http://127.0.0.1:{port}"),
+        stop: Some(Box::new(move || pollster::block_on(handle.stop(false)))),
+    }
+}
+
+pub(crate) fn start(config: SessionConfig) -> TestServer {
+    serve(Some(SessionMiddleware::new(config).expect("config")))
+}
+
+pub(crate) fn start_without_layer(_config: SessionConfig) -> TestServer {
+    serve(None)
+}
