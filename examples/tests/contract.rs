@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 const DEMOS: &[(&str, &str)] = &[
     ("axum-demo", env!("CARGO_BIN_EXE_axum-demo")),
     ("actix-demo", env!("CARGO_BIN_EXE_actix-demo")),
+    ("rocket-demo", env!("CARGO_BIN_EXE_rocket-demo")),
 ];
 
 struct Demo {

@@ -5,7 +5,8 @@ use session_actix::{Session, SessionConfig, SessionMiddleware};
 
 use crate::harness::{ConformanceSession as S, TestServer, free_port, wait_for};
 
-pub(crate) const MISSING_LAYER_HINT: &str = ".wrap(SessionMiddleware::<ConformanceSession>";
+pub(crate) const MISSING_LAYER_HINT: Option<&str> =
+    Some(".wrap(SessionMiddleware::<ConformanceSession>");
 
 async fn write(mut s: Session<S>) -> String {
     s.counter += 1;

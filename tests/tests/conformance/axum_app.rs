@@ -6,7 +6,7 @@ use session_axum::{Session, SessionConfig, SessionLayer};
 
 use crate::harness::{ConformanceSession as S, TestServer, free_port, wait_for};
 
-pub(crate) const MISSING_LAYER_HINT: &str = "SessionLayer::<ConformanceSession>";
+pub(crate) const MISSING_LAYER_HINT: Option<&str> = Some("SessionLayer::<ConformanceSession>");
 
 fn routes() -> Router {
     Router::new()

@@ -8,6 +8,7 @@ mod suite;
 
 mod actix_app;
 mod axum_app;
+mod rocket_app;
 
 macro_rules! conformance {
     ($suite:ident, $adapter:ident) => {
@@ -76,9 +77,14 @@ macro_rules! conformance {
 
 conformance!(axum, axum_app);
 conformance!(actix, actix_app);
+conformance!(rocket, rocket_app);
 
 /// A cookie minted by one adapter is accepted by every other with the same keys and schema.
 #[test]
 fn cookies_interoperate_between_adapters() {
-    suite::cookies_interoperate(&[("axum", axum_app::start), ("actix", actix_app::start)]);
+    suite::cookies_interoperate(&[
+        ("axum", axum_app::start),
+        ("actix", actix_app::start),
+        ("rocket", rocket_app::start),
+    ]);
 }
