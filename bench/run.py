@@ -32,15 +32,16 @@ TICK = os.sysconf("SC_CLK_TCK")
 FRAMEWORKS = {
     "axum": ("axum-bench", ["none", "ours", "tower-sessions", "signed-jar"]),
     "actix": ("actix-bench", ["none", "ours", "actix-session"]),
-    "rocket": ("rocket-bench", ["none", "ours", "private-cookies"]),
+    "rocket": ("rocket-bench", ["none", "ours", "ours-encrypted", "private-cookies"]),
 }
 LABELS = {
     "none": "no session (baseline)",
     "ours": "ours",
+    "ours-encrypted": "ours, encrypted",
     "tower-sessions": "tower-sessions (MemoryStore)",
     "signed-jar": "axum-extra SignedCookieJar",
-    "actix-session": "actix-session (CookieSessionStore)",
-    "private-cookies": "Rocket private cookies",
+    "actix-session": "actix-session (CookieSessionStore, signed)",
+    "private-cookies": "Rocket private cookies (encrypted)",
 }
 
 
