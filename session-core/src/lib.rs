@@ -41,6 +41,7 @@
 //! - [`config`] and [`session`]: settings, [`SessionManager`] and the per-request
 //!   [`SessionHandle`].
 //! - [`rejection`]: why a cookie was refused.
+//! - [`request`]: the per-request session adapters share between middleware and extractor.
 //!
 //! # Feature flags
 //! - `derive` (default): `#[derive(SessionData)]`, re-exported from `session-macros` (pinned to
@@ -56,6 +57,7 @@ pub mod error;
 pub mod key;
 pub mod keyring;
 pub mod rejection;
+pub mod request;
 pub mod schema;
 pub mod session;
 pub mod token;
@@ -67,6 +69,7 @@ pub use crate::error::{ConfigError, KeyError, KeyringError, SessionError};
 pub use crate::key::{Key, KeyId};
 pub use crate::keyring::{Keyring, RotationPolicy};
 pub use crate::rejection::{Rejection, SchemaMismatch};
+pub use crate::request::{AlreadyLent, LentSession, RequestSession};
 pub use crate::schema::{Expiring, Flash, Schema, SessionData};
 pub use crate::session::{
     LoadStatus, Reissue, RequestOrigin, SessionHandle, SessionManager, SetCookie,

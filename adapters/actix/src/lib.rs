@@ -36,12 +36,11 @@
 
 #![deny(missing_docs)]
 
-use std::cell::RefCell;
 use std::future::{Future, Ready, ready};
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -57,7 +56,7 @@ pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
     RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager,
 };
-use session_core::{RequestOrigin, SessionHandle, SetCookie};
+use session_core::{LentSession, RequestOrigin, RequestSession, SetCookie};
 
 /// Middleware that gives handlers a [`Session<T>`] and writes the session cookie after them.
 pub struct SessionMiddleware<T> {
@@ -121,27 +120,6 @@ pub struct SessionService<S, T> {
     _data: PhantomData<fn() -> T>,
 }
 
-/// Where the session of one request waits between the middleware and the extractor.
-struct SessionSlot<T> {
-    manager: SessionManager,
-    state: RefCell<SlotState<T>>,
-}
-
-enum SlotState<T> {
-    /// No handler asked for the session: nothing to decode, nothing to write.
-    Untouched,
-    /// Loaded, and back from the extractor.
-    Ready(SessionHandle<T>),
-    /// Held by a [`Session`] extractor right now.
-    Lent,
-}
-
-impl<T> SessionSlot<T> {
-    fn take(&self) -> SlotState<T> {
-        std::mem::replace(&mut *self.state.borrow_mut(), SlotState::Lent)
-    }
-}
-
 impl<S, B, T> Service<ServiceRequest> for SessionService<S, T>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
@@ -156,29 +134,18 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-        let dropped = self.manager.cookie_dropped_by_browsers(&RequestOrigin {
+        let origin = RequestOrigin {
             scheme: request.uri().scheme_str(),
             host: header(HOST.as_str()),
             forwarded_proto: header("x-forwarded-proto"),
             forwarded: header("forwarded"),
-        });
-        let slot = Rc::new(SessionSlot::<T> {
-            manager: self.manager.clone(),
-            state: RefCell::new(SlotState::Untouched),
-        });
-        request.extensions_mut().insert(Rc::clone(&slot));
+        };
+        let session = RequestSession::<T>::new(self.manager.clone(), &origin);
+        request.extensions_mut().insert(Arc::clone(&session));
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let mut response = service.call(request).await?;
-            let mut handle = match slot.take() {
-                SlotState::Untouched => return Ok(response.map_into_left_body()),
-                SlotState::Ready(handle) => handle,
-                SlotState::Lent => {
-                    tracing::warn!(target: "session", "a Session<T> outlived its handler; its changes were not saved");
-                    return Ok(response.map_into_left_body());
-                }
-            };
-            match slot.manager.save(&mut handle).await {
+            match session.finish().await {
                 Ok(None) => {}
                 Ok(Some(set_cookie)) => {
                     if let Ok(value) = HeaderValue::try_from(set_cookie.into_header_value()) {
@@ -189,14 +156,9 @@ where
                             HeaderValue::from_static(SetCookie::CACHE_CONTROL),
                         );
                     }
-                    if dropped {
-                        slot.manager.warn_cookie_dropped_by_browsers();
-                    }
                 }
-                Err(error) => {
-                    // The handler's changes cannot be kept: say so instead of answering as if
-                    // they were.
-                    tracing::error!(target: "session", %error, "session not saved");
+                // Logged by core; the handler's changes are lost, so say so.
+                Err(_) => {
                     let failed =
                         HttpResponse::InternalServerError().body("session could not be saved");
                     return Ok(response.into_response(failed).map_into_right_body());
@@ -212,68 +174,9 @@ where
 ///
 /// Requires [`SessionMiddleware<T>`] on the app; without it the extractor answers
 /// `500 Internal Server Error` with a message naming the middleware to add.
-pub struct Session<T: SessionData> {
-    handle: Option<SessionHandle<T>>,
-    slot: Rc<SessionSlot<T>>,
-}
+pub struct Session<T: SessionData>(LentSession<T>);
 
-impl<T: SessionData> Session<T> {
-    fn handle(&self) -> &SessionHandle<T> {
-        self.handle.as_ref().expect("present until drop")
-    }
-
-    fn handle_mut(&mut self) -> &mut SessionHandle<T> {
-        self.handle.as_mut().expect("present until drop")
-    }
-
-    /// Ends the session: the data is reset and the response removes the cookie.
-    pub fn logout(&mut self) {
-        self.handle_mut().logout();
-    }
-
-    /// Re-issues the session with a fresh issued-at, keeping the data. Call it at login and
-    /// on privilege changes.
-    pub fn renew(&mut self) {
-        self.handle_mut().renew();
-    }
-
-    /// Leaves the cookie as it is for this response: no idle refresh, no re-issue, and changes
-    /// are not saved. For routes that only look.
-    pub fn leave_cookie_unchanged(&mut self) {
-        self.handle_mut().leave_cookie_unchanged();
-    }
-
-    /// How this request's session came to be (new, loaded, or a refused cookie).
-    pub fn status(&self) -> &LoadStatus {
-        self.handle().status()
-    }
-
-    /// Whether the session started empty.
-    pub fn is_new(&self) -> bool {
-        self.handle().is_new()
-    }
-}
-
-impl<T: SessionData> Deref for Session<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.handle().data()
-    }
-}
-
-impl<T: SessionData> DerefMut for Session<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        self.handle_mut().data_mut()
-    }
-}
-
-impl<T: SessionData> Drop for Session<T> {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            *self.slot.state.borrow_mut() = SlotState::Ready(handle);
-        }
-    }
-}
+session_core::__session_extractor!(Session);
 
 /// Why a [`Session<T>`] could not be extracted: a mistake in the application, not the client.
 #[derive(Debug)]
@@ -295,9 +198,7 @@ impl std::fmt::Display for SessionRejection {
                 f,
                 "Session<{type_name}> needs its middleware: add `.wrap(SessionMiddleware::<{type_name}>::new(config)?)` to the App"
             ),
-            Self::AlreadyExtracted => f.write_str(
-                "the session was extracted twice in one request; take one Session<T> per handler",
-            ),
+            Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
         }
     }
 }
@@ -322,33 +223,22 @@ impl<T: SessionData> FromRequest for Session<T> {
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let request = request.clone();
         Box::pin(async move {
-            let slot = request
+            let session = request
                 .extensions()
-                .get::<Rc<SessionSlot<T>>>()
+                .get::<Arc<RequestSession<T>>>()
                 .cloned()
                 .ok_or(SessionRejection::MissingMiddleware {
-                    type_name: short_type_name::<T>(),
+                    type_name: RequestSession::<T>::type_name(),
                 })?;
-            let handle = match slot.take() {
-                SlotState::Ready(handle) => handle,
-                SlotState::Untouched => {
-                    let cookies = request
-                        .headers()
-                        .get_all(COOKIE)
-                        .filter_map(|v| v.to_str().ok());
-                    slot.manager.load::<T>(cookies).await
-                }
-                SlotState::Lent => return Err(SessionRejection::AlreadyExtracted),
-            };
-            Ok(Self {
-                handle: Some(handle),
-                slot,
-            })
+            let cookies = request
+                .headers()
+                .get_all(COOKIE)
+                .filter_map(|v| v.to_str().ok());
+            let lent = session
+                .lend(cookies)
+                .await
+                .map_err(|_| SessionRejection::AlreadyExtracted)?;
+            Ok(Self(lent))
         })
     }
-}
-
-fn short_type_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    full.rsplit("::").next().unwrap_or(full)
 }

@@ -37,9 +37,8 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum_core::extract::FromRequestParts;
@@ -47,7 +46,6 @@ use axum_core::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, COOKIE, HOST, SET_COOKIE};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
-
 /// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
 #[doc(hidden)]
 pub use session_core as __session_core;
@@ -56,6 +54,7 @@ pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
     RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager,
 };
+use session_core::{LentSession, RequestOrigin, RequestSession, SetCookie};
 
 /// A tower [`Layer`](tower_layer::Layer) that gives handlers a [`Session<T>`] and writes the
 /// session cookie after them.
@@ -121,39 +120,6 @@ impl<S: Clone, T> Clone for SessionService<S, T> {
     }
 }
 
-/// Where the session of one request waits between the layer and the extractor.
-struct SessionSlot<T> {
-    manager: SessionManager,
-    state: Mutex<SlotState<T>>,
-}
-
-enum SlotState<T> {
-    /// No handler asked for the session: nothing to decode, nothing to write.
-    Untouched,
-    /// Loaded, and back from the extractor.
-    Ready(session_core::SessionHandle<T>),
-    /// Held by a [`Session`] extractor right now.
-    Lent,
-}
-
-impl<T> SessionSlot<T> {
-    fn take(&self) -> SlotState<T> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::replace(&mut *state, SlotState::Lent)
-    }
-
-    fn put(&self, handle: session_core::SessionHandle<T>) {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *state = SlotState::Ready(handle);
-    }
-}
-
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S, T, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for SessionService<S, T>
@@ -173,25 +139,12 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let slot = Arc::new(SessionSlot::<T> {
-            manager: self.manager.clone(),
-            state: Mutex::new(SlotState::Untouched),
-        });
-        let dropped = self.manager.cookie_dropped_by_browsers(&origin(&request));
-        request.extensions_mut().insert(Arc::clone(&slot));
+        let session = RequestSession::<T>::new(self.manager.clone(), &origin(&request));
+        request.extensions_mut().insert(Arc::clone(&session));
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut response = response.await?;
-            let handle = match slot.take() {
-                SlotState::Untouched => return Ok(response),
-                SlotState::Ready(handle) => handle,
-                SlotState::Lent => {
-                    tracing::warn!(target: "session", "a Session<T> outlived its handler (moved into a task?); its changes were not saved");
-                    return Ok(response);
-                }
-            };
-            let mut handle = handle;
-            match slot.manager.save(&mut handle).await {
+            match session.finish().await {
                 Ok(None) => {}
                 Ok(Some(set_cookie)) => {
                     if let Ok(value) = HeaderValue::try_from(set_cookie.into_header_value()) {
@@ -199,17 +152,12 @@ where
                         headers.append(SET_COOKIE, value);
                         headers.insert(
                             CACHE_CONTROL,
-                            HeaderValue::from_static(session_core::SetCookie::CACHE_CONTROL),
+                            HeaderValue::from_static(SetCookie::CACHE_CONTROL),
                         );
                     }
-                    if dropped {
-                        slot.manager.warn_cookie_dropped_by_browsers();
-                    }
                 }
-                Err(error) => {
-                    // The handler's changes cannot be kept: say so instead of answering as if
-                    // they were.
-                    tracing::error!(target: "session", %error, "session not saved");
+                // Logged by core; the handler's changes are lost, so say so.
+                Err(_) => {
                     let mut failed = http::Response::new(ResBody::default());
                     *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                     return Ok(failed);
@@ -220,15 +168,15 @@ where
     }
 }
 
-fn origin<B>(request: &Request<B>) -> session_core::RequestOrigin<'_> {
+fn origin<B>(request: &Request<B>) -> RequestOrigin<'_> {
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    session_core::RequestOrigin {
+    RequestOrigin {
         scheme: request.uri().scheme_str(),
         host: request
             .uri()
             .authority()
             .map(http::uri::Authority::as_str)
-            .or_else(|| request.headers().get(HOST).and_then(|v| v.to_str().ok())),
+            .or_else(|| header(HOST.as_str())),
         forwarded_proto: header("x-forwarded-proto"),
         forwarded: header("forwarded"),
     }
@@ -239,77 +187,9 @@ fn origin<B>(request: &Request<B>) -> session_core::RequestOrigin<'_> {
 ///
 /// Requires [`SessionLayer<T>`] on the router; without it the extractor answers
 /// `500 Internal Server Error` and logs which layer to add.
-pub struct Session<T: SessionData> {
-    handle: Option<session_core::SessionHandle<T>>,
-    slot: Arc<SessionSlot<T>>,
-}
+pub struct Session<T: SessionData>(LentSession<T>);
 
-impl<T: SessionData> Session<T> {
-    fn handle(&self) -> &session_core::SessionHandle<T> {
-        self.handle.as_ref().expect("present until drop")
-    }
-
-    fn handle_mut(&mut self) -> &mut session_core::SessionHandle<T> {
-        self.handle.as_mut().expect("present until drop")
-    }
-
-    /// Ends the session: the data is reset and the response removes the cookie.
-    pub fn logout(&mut self) {
-        self.handle_mut().logout();
-    }
-
-    /// Re-issues the session with a fresh issued-at, keeping the data. Call it at login and
-    /// on privilege changes.
-    pub fn renew(&mut self) {
-        self.handle_mut().renew();
-    }
-
-    /// Leaves the cookie as it is for this response: no idle refresh, no re-issue, and changes
-    /// are not saved. For routes that only look.
-    pub fn leave_cookie_unchanged(&mut self) {
-        self.handle_mut().leave_cookie_unchanged();
-    }
-
-    /// How this request's session came to be (new, loaded, or a refused cookie).
-    pub fn status(&self) -> &LoadStatus {
-        self.handle().status()
-    }
-
-    /// Whether the session started empty.
-    pub fn is_new(&self) -> bool {
-        self.handle().is_new()
-    }
-}
-
-impl<T: SessionData> Deref for Session<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.handle().data()
-    }
-}
-
-impl<T: SessionData> DerefMut for Session<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        self.handle_mut().data_mut()
-    }
-}
-
-impl<T: SessionData> Drop for Session<T> {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            self.slot.put(handle);
-        }
-    }
-}
-
-impl<T: SessionData + std::fmt::Debug> std::fmt::Debug for Session<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("data", &**self)
-            .field("status", self.status())
-            .finish()
-    }
-}
+session_core::__session_extractor!(Session);
 
 /// Why a [`Session<T>`] could not be extracted: a mistake in the application, not the client.
 #[derive(Debug)]
@@ -331,9 +211,7 @@ impl std::fmt::Display for SessionRejection {
                 f,
                 "Session<{type_name}> needs its layer: add `.layer(SessionLayer::<{type_name}>::new(config)?)` to the router, after the routes that use it"
             ),
-            Self::AlreadyExtracted => f.write_str(
-                "the session was extracted twice in one request; take one Session<T> per handler",
-            ),
+            Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
         }
     }
 }
@@ -351,33 +229,22 @@ impl<S: Send + Sync, T: SessionData> FromRequestParts<S> for Session<T> {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let slot = parts
+        let session = parts
             .extensions
-            .get::<Arc<SessionSlot<T>>>()
+            .get::<Arc<RequestSession<T>>>()
             .cloned()
             .ok_or(SessionRejection::MissingLayer {
-                type_name: short_type_name::<T>(),
+                type_name: RequestSession::<T>::type_name(),
             })?;
-        let handle = match slot.take() {
-            SlotState::Ready(handle) => handle,
-            SlotState::Untouched => {
-                let cookies = parts
-                    .headers
-                    .get_all(COOKIE)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok());
-                slot.manager.load::<T>(cookies).await
-            }
-            SlotState::Lent => return Err(SessionRejection::AlreadyExtracted),
-        };
-        Ok(Self {
-            handle: Some(handle),
-            slot,
-        })
+        let cookies = parts
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let lent = session
+            .lend(cookies)
+            .await
+            .map_err(|_| SessionRejection::AlreadyExtracted)?;
+        Ok(Self(lent))
     }
-}
-
-fn short_type_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    full.rsplit("::").next().unwrap_or(full)
 }

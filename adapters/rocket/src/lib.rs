@@ -34,8 +34,7 @@
 #![deny(missing_docs)]
 
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
@@ -49,7 +48,7 @@ pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
     RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager,
 };
-use session_core::{RequestOrigin, SessionHandle, SetCookie};
+use session_core::{LentSession, RequestOrigin, RequestSession, SetCookie};
 
 /// A fairing that gives handlers a [`Session<T>`] and writes the session cookie after them.
 pub struct SessionFairing<T> {
@@ -76,32 +75,8 @@ impl<T: SessionData> SessionFairing<T> {
     }
 }
 
-/// Where the session of one request waits between the fairing and the guard.
-struct SessionSlot<T> {
-    manager: SessionManager,
-    dropped: bool,
-    state: Mutex<SlotState<T>>,
-}
-
-enum SlotState<T> {
-    Untouched,
-    Ready(SessionHandle<T>),
-    Lent,
-}
-
-impl<T> SessionSlot<T> {
-    fn take(&self) -> SlotState<T> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::replace(&mut *state, SlotState::Lent)
-    }
-
-    fn put(&self, handle: SessionHandle<T>) {
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = SlotState::Ready(handle);
-    }
-}
-
 /// What the request-local cache holds: `None` when the fairing is not attached.
-type Cached<T> = Option<Arc<SessionSlot<T>>>;
+type Cached<T> = Option<Arc<RequestSession<T>>>;
 
 #[rocket::async_trait]
 impl<T: SessionData> Fairing for SessionFairing<T> {
@@ -114,45 +89,28 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
         let header = |name: &str| request.headers().get_one(name);
-        let dropped = self.manager.cookie_dropped_by_browsers(&RequestOrigin {
+        let origin = RequestOrigin {
             scheme: None,
             host: header("host"),
             forwarded_proto: header("x-forwarded-proto"),
             forwarded: header("forwarded"),
-        });
-        let slot = Arc::new(SessionSlot::<T> {
-            manager: self.manager.clone(),
-            dropped,
-            state: Mutex::new(SlotState::Untouched),
-        });
-        request.local_cache(|| -> Cached<T> { Some(slot) });
+        };
+        let session = RequestSession::<T>::new(self.manager.clone(), &origin);
+        request.local_cache(|| -> Cached<T> { Some(session) });
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let Some(slot) = request.local_cache(|| -> Cached<T> { None }).clone() else {
+        let Some(session) = request.local_cache(|| -> Cached<T> { None }).clone() else {
             return;
         };
-        let mut handle = match slot.take() {
-            SlotState::Untouched => return,
-            SlotState::Ready(handle) => handle,
-            SlotState::Lent => {
-                tracing::warn!(target: "session", "a Session<T> outlived its handler; its changes were not saved");
-                return;
-            }
-        };
-        match slot.manager.save(&mut handle).await {
+        match session.finish().await {
             Ok(None) => {}
             Ok(Some(set_cookie)) => {
                 response.adjoin_raw_header("Set-Cookie", set_cookie.into_header_value());
                 response.set_raw_header("Cache-Control", SetCookie::CACHE_CONTROL);
-                if slot.dropped {
-                    slot.manager.warn_cookie_dropped_by_browsers();
-                }
             }
-            Err(error) => {
-                // The handler's changes cannot be kept: say so instead of answering as if
-                // they were.
-                tracing::error!(target: "session", %error, "session not saved");
+            // Logged by core; the handler's changes are lost, so say so.
+            Err(_) => {
                 const BODY: &str = "session could not be saved";
                 response.set_status(Status::InternalServerError);
                 response.set_sized_body(BODY.len(), std::io::Cursor::new(BODY));
@@ -163,68 +121,9 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
 
 /// The session of the current request, typed as `T`. Derefs to `T`; changing it through
 /// `DerefMut` marks the session as changed.
-pub struct Session<T: SessionData> {
-    handle: Option<SessionHandle<T>>,
-    slot: Arc<SessionSlot<T>>,
-}
+pub struct Session<T: SessionData>(LentSession<T>);
 
-impl<T: SessionData> Session<T> {
-    fn handle(&self) -> &SessionHandle<T> {
-        self.handle.as_ref().expect("present until drop")
-    }
-
-    fn handle_mut(&mut self) -> &mut SessionHandle<T> {
-        self.handle.as_mut().expect("present until drop")
-    }
-
-    /// Ends the session: the data is reset and the response removes the cookie.
-    pub fn logout(&mut self) {
-        self.handle_mut().logout();
-    }
-
-    /// Re-issues the session with a fresh issued-at, keeping the data. Call it at login and
-    /// on privilege changes.
-    pub fn renew(&mut self) {
-        self.handle_mut().renew();
-    }
-
-    /// Leaves the cookie as it is for this response: no idle refresh, no re-issue, and changes
-    /// are not saved. For routes that only look.
-    pub fn leave_cookie_unchanged(&mut self) {
-        self.handle_mut().leave_cookie_unchanged();
-    }
-
-    /// How this request's session came to be (new, loaded, or a refused cookie).
-    pub fn status(&self) -> &LoadStatus {
-        self.handle().status()
-    }
-
-    /// Whether the session started empty.
-    pub fn is_new(&self) -> bool {
-        self.handle().is_new()
-    }
-}
-
-impl<T: SessionData> Deref for Session<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.handle().data()
-    }
-}
-
-impl<T: SessionData> DerefMut for Session<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        self.handle_mut().data_mut()
-    }
-}
-
-impl<T: SessionData> Drop for Session<T> {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            self.slot.put(handle);
-        }
-    }
-}
+session_core::__session_extractor!(Session);
 
 /// Why a [`Session<T>`] guard failed: a mistake in the application, not the client.
 #[derive(Debug)]
@@ -246,9 +145,7 @@ impl std::fmt::Display for SessionRejection {
                 f,
                 "Session<{type_name}> needs its fairing: add `.attach(SessionFairing::<{type_name}>::new(config)?)` to the rocket"
             ),
-            Self::AlreadyExtracted => f.write_str(
-                "the session was extracted twice in one request; take one Session<T> per handler",
-            ),
+            Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
         }
     }
 }
@@ -260,35 +157,19 @@ impl<'r, T: SessionData> FromRequest<'r> for Session<T> {
     type Error = SessionRejection;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let Some(slot) = request.local_cache(|| -> Cached<T> { None }).clone() else {
+        let Some(session) = request.local_cache(|| -> Cached<T> { None }).clone() else {
             let rejection = SessionRejection::MissingFairing {
-                type_name: short_type_name::<T>(),
+                type_name: RequestSession::<T>::type_name(),
             };
             tracing::error!(target: "session", "{rejection}");
             return Outcome::Error((Status::InternalServerError, rejection));
         };
-        let handle = match slot.take() {
-            SlotState::Ready(handle) => handle,
-            SlotState::Untouched => {
-                slot.manager
-                    .load::<T>(request.headers().get("cookie"))
-                    .await
-            }
-            SlotState::Lent => {
-                return Outcome::Error((
-                    Status::InternalServerError,
-                    SessionRejection::AlreadyExtracted,
-                ));
-            }
-        };
-        Outcome::Success(Self {
-            handle: Some(handle),
-            slot,
-        })
+        match session.lend(request.headers().get("cookie")).await {
+            Ok(lent) => Outcome::Success(Self(lent)),
+            Err(_) => Outcome::Error((
+                Status::InternalServerError,
+                SessionRejection::AlreadyExtracted,
+            )),
+        }
     }
-}
-
-fn short_type_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    full.rsplit("::").next().unwrap_or(full)
 }
