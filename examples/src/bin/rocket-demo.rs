@@ -65,17 +65,32 @@ fn peek(mut session: Session<AppSession>) -> (Status, (ContentType, String)) {
     json(status, &body)
 }
 
+/// `bytes` random bytes from the OS, as hex.
+fn random_hex(bytes: usize) -> String {
+    let key = session_core::Key::generate_with_len(bytes)
+        .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
+    let raw = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        key.to_base64().as_str(),
+    )
+    .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn main() {
     examples::init_logging();
     let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
     let fairing = SessionFairing::<AppSession>::new(settings.session)
         .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
-    let config = rocket::Config {
-        port: settings.addr.port(),
-        address: settings.addr.ip(),
-        log_level: rocket::config::LogLevel::Critical,
-        ..rocket::Config::release_default()
-    };
+    // Through figment rather than `rocket::Config { .. }`: when another crate in the build turns
+    // on Rocket's `secrets` feature, a release build refuses to start without `secret_key`,
+    // and that field only exists with the feature. The demo does not use Rocket's private
+    // cookies; the key is random and unused.
+    let config = rocket::Config::figment()
+        .merge(("port", settings.addr.port()))
+        .merge(("address", settings.addr.ip()))
+        .merge(("log_level", rocket::config::LogLevel::Critical))
+        .merge(("secret_key", random_hex(32)));
     tracing::info!(
         "rocket demo listening on http://localhost:{}",
         settings.addr.port()
