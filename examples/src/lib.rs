@@ -163,7 +163,8 @@ pub fn login_failed_page() -> String {
     page(None, None, 0, false, Some("Wrong user name or password."))
 }
 
-/// The body and status of `GET /api/me`: `None` means 401.
+/// The status and body of `GET /api/me`: 200 with the user (counting the visit and taking the
+/// flash), or 401 `{"user":null}` when nobody is logged in.
 pub fn me(session: &mut AppSession) -> (u16, Value) {
     match session.user.clone() {
         Some(user) => {

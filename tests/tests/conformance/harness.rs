@@ -1,20 +1,18 @@
 //! The app every adapter serves, the server handle, and a small HTTP client.
+//!
+//! Routes every conformance app serves:
+//! - `GET /write`: counter + 1, answers the counter;
+//! - `GET /read`: answers the counter, changes nothing;
+//! - `GET /untouched`: never touches the session;
+//! - `GET /peek`: answers the counter with `leave_cookie_unchanged()`;
+//! - `POST /logout`, `POST /renew`;
+//! - `GET /sudo/set`, `GET /sudo`: an `Expiring<bool>` of 5 minutes;
+//! - `GET /flash/set`, `GET /flash`: a `Flash<String>` taken on read.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use session_core::{Expiring, Flash, Key, Keyring, ManualClock, SessionConfig, SessionData};
-
-/// Routes every conformance app serves:
-/// - `GET /write`: counter + 1, answers the counter;
-/// - `GET /read`: answers the counter, changes nothing;
-/// - `GET /untouched`: never touches the session;
-/// - `GET /peek`: answers the counter with `leave_cookie_unchanged()`;
-/// - `POST /logout`, `POST /renew`;
-/// - `GET /sudo/set`, `GET /sudo`: an `Expiring<bool>` of 5 minutes;
-/// - `GET /flash/set`, `GET /flash`: a `Flash<String>` taken on read.
-#[allow(dead_code)]
-pub(crate) const ROUTES: () = ();
 
 #[derive(Debug, Default, Serialize, Deserialize, SessionData)]
 #[session(name = "conformance")]

@@ -1,6 +1,6 @@
 //! One conformance suite, written once, run against every adapter over real HTTP on loopback.
 //!
-//! Each adapter module starts the same small app (see `harness::ROUTES`) with a given
+//! Each adapter module starts the same small app (routes in `harness`) with a given
 //! `SessionConfig`; `conformance!` instantiates every check of `suite` for it.
 
 mod harness;
