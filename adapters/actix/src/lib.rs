@@ -45,7 +45,9 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, COOKIE, HOST, HeaderValue, SET_COOKIE};
+use actix_web::http::header::{
+    CACHE_CONTROL, COOKIE, FORWARDED, HOST, HeaderValue, SET_COOKIE, X_FORWARDED_PROTO,
+};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 
 /// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
@@ -133,12 +135,17 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+        let header = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+        };
         let origin = RequestOrigin {
             scheme: request.uri().scheme_str(),
-            host: header(HOST.as_str()),
-            forwarded_proto: header("x-forwarded-proto"),
-            forwarded: header("forwarded"),
+            host: header(HOST),
+            forwarded_proto: header(X_FORWARDED_PROTO),
+            forwarded: header(FORWARDED),
         };
         let session = RequestSession::<T>::new(self.manager.clone(), &origin);
         request.extensions_mut().insert(Arc::clone(&session));

@@ -168,17 +168,21 @@ where
     }
 }
 
+/// Parsed once: looking headers up by `&str` parses the name on every request.
+static X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+
 fn origin<B>(request: &Request<B>) -> RequestOrigin<'_> {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let header =
+        |name: &http::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
     RequestOrigin {
         scheme: request.uri().scheme_str(),
         host: request
             .uri()
             .authority()
             .map(http::uri::Authority::as_str)
-            .or_else(|| header(HOST.as_str())),
-        forwarded_proto: header("x-forwarded-proto"),
-        forwarded: header("forwarded"),
+            .or_else(|| header(&HOST)),
+        forwarded_proto: header(&X_FORWARDED_PROTO),
+        forwarded: header(&http::header::FORWARDED),
     }
 }
 
