@@ -5,44 +5,13 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::hint::black_box;
 
+use common::{large, typical};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-struct Typical {
-    user_id: u64,
-    name: String,
-    roles: Vec<String>,
-    csrf: String,
-    counter: u64,
-}
-
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-struct Large {
-    base: Typical,
-    recent: Vec<String>,
-}
-
-fn typical() -> Typical {
-    Typical {
-        user_id: 12_345,
-        name: "alice".into(),
-        roles: vec!["admin".into(), "editor".into()],
-        csrf: "q7GdX2mP9vLk4RsT8wYz1BnC6HjE3fUa".into(),
-        counter: 7,
-    }
-}
-
-fn large() -> Large {
-    Large {
-        base: typical(),
-        recent: (0..50)
-            .map(|i| format!("/products/item-{i:04}/reviews?page=1"))
-            .collect(),
-    }
-}
 
 type Enc<T> = fn(&T) -> Vec<u8>;
 type Dec<T> = fn(&[u8]) -> T;
@@ -93,7 +62,7 @@ fn bench_one<T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::De
 
 fn serializers(c: &mut Criterion) {
     bench_one(c, "typical", &typical());
-    bench_one(c, "large", &large());
+    bench_one(c, "large", &large(50));
 }
 
 criterion_group! {

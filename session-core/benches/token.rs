@@ -7,6 +7,8 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
@@ -14,59 +16,11 @@ use std::task::{Context, Poll, Waker};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{Large, Typical, large, typical};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use session_core::{Key, Keyring, Schema, SessionConfig, SessionData, SessionManager};
+use session_core::{Key, Keyring, SessionConfig, SessionData, SessionManager};
 use sha2::Sha256;
-
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-struct Typical {
-    user_id: u64,
-    name: String,
-    roles: Vec<String>,
-    csrf: String,
-    counter: u64,
-}
-impl SessionData for Typical {
-    const SCHEMA: Schema = Schema {
-        name: "app",
-        version: 1,
-        fingerprint: 0x1234_abcd,
-    };
-}
-
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-struct Large {
-    base: Typical,
-    recent: Vec<String>,
-}
-impl SessionData for Large {
-    const SCHEMA: Schema = Schema {
-        name: "large",
-        version: 1,
-        fingerprint: 0x0bad_cafe,
-    };
-}
-
-fn typical() -> Typical {
-    Typical {
-        user_id: 12_345,
-        name: "alice".into(),
-        roles: vec!["admin".into(), "editor".into()],
-        csrf: "q7GdX2mP9vLk4RsT8wYz1BnC6HjE3fUa".into(),
-        counter: 7,
-    }
-}
-
-fn large() -> Large {
-    Large {
-        base: typical(),
-        recent: (0..58)
-            .map(|i| format!("/products/item-{i:04}/reviews?page=1"))
-            .collect(),
-    }
-}
 
 /// Polls a future once: in cookie mode the manager never waits.
 fn ready<F: Future>(future: F) -> F::Output {
@@ -182,7 +136,7 @@ fn bench_case<T: SessionData + Counter + Clone + PartialEq + std::fmt::Debug>(
 fn tokens(c: &mut Criterion) {
     for encrypt in [false, true] {
         bench_case(c, "typical", &typical(), encrypt);
-        bench_case(c, "large", &large(), encrypt);
+        bench_case(c, "large", &large(58), encrypt);
     }
 }
 
