@@ -142,7 +142,13 @@ where
                 .and_then(|v: &HeaderValue| v.to_str().ok())
         };
         let origin = RequestOrigin {
-            scheme: request.uri().scheme_str(),
+            // A server bound with TLS (`bind_rustls_*`, `bind_openssl`) knows it; the request
+            // line of HTTP/1 carries no scheme.
+            scheme: if request.app_config().secure() {
+                Some("https")
+            } else {
+                request.uri().scheme_str()
+            },
             host: header(HOST),
             forwarded_proto: header(X_FORWARDED_PROTO),
             forwarded: header(FORWARDED),

@@ -90,7 +90,8 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
         let header = |name: &str| request.headers().get_one(name);
         let origin = RequestOrigin {
-            scheme: None,
+            // Always false unless Rocket's `tls` feature is on and configured.
+            scheme: request.rocket().config().tls_enabled().then_some("https"),
             host: header("host"),
             forwarded_proto: header("x-forwarded-proto"),
             forwarded: header("forwarded"),
@@ -126,7 +127,9 @@ pub struct Session<T: SessionData>(LentSession<T>);
 session_core::__session_extractor!(Session);
 
 /// Why a [`Session<T>`] guard failed: a mistake in the application, not the client.
-#[derive(Debug)]
+///
+/// Its `Debug` output is the full message, because that is what Rocket prints when a request
+/// guard fails ("Request guard `Session<AppSession>` failed: ...").
 #[non_exhaustive]
 pub enum SessionRejection {
     /// No [`SessionFairing<T>`] is attached for this `T`.
@@ -147,6 +150,12 @@ impl std::fmt::Display for SessionRejection {
             ),
             Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
         }
+    }
+}
+
+impl std::fmt::Debug for SessionRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 

@@ -2,6 +2,7 @@
 //! <http://localhost:3000>. Same routes, pages and JSON as `axum-demo`.
 
 use examples::{AppSession, LoginForm};
+use rocket::fairing::AdHoc;
 use rocket::form::{Form, FromForm};
 use rocket::http::{ContentType, Status};
 use rocket::response::Redirect;
@@ -91,14 +92,25 @@ fn main() {
         .merge(("address", settings.addr.ip()))
         .merge(("log_level", rocket::config::LogLevel::Critical))
         .merge(("secret_key", random_hex(32)));
-    tracing::info!(
-        "rocket demo listening on http://localhost:{}",
-        settings.addr.port()
-    );
     let app = rocket::custom(config)
         .mount("/", routes![home, login, logout, me, peek])
-        .attach(fairing);
+        .attach(fairing)
+        // Announced once the port is bound, like the other demos.
+        .attach(AdHoc::on_liftoff("announce", |rocket| {
+            Box::pin(async move {
+                tracing::info!(
+                    "rocket demo listening on http://localhost:{}",
+                    rocket.config().port
+                );
+            })
+        }));
+    let addr = settings.addr;
     if let Err(error) = rocket::execute(app.launch()) {
-        examples::exit_with(&format!("server error: {error}"));
+        // The same message as the other demos when the port is taken.
+        let message = match error.kind() {
+            rocket::error::ErrorKind::Bind(cause) => format!("cannot listen on {addr}: {cause}"),
+            _ => format!("server error: {error}"),
+        };
+        examples::exit_with(&message);
     }
 }
