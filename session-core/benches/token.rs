@@ -79,7 +79,7 @@ fn bench_case<T: SessionData + Counter + Clone + PartialEq + std::fmt::Debug>(
     let mode = if encrypt { "encrypted" } else { "signed" };
 
     // Encode + sign: a changed session saved to a Set-Cookie value.
-    let mut handle = ready(manager.load::<T>([]));
+    let mut handle = ready(manager.load::<T>([])).expect("cookie mode");
     *handle.data_mut() = value.clone();
     let header = format!(
         "session={}",
@@ -94,7 +94,7 @@ fn bench_case<T: SessionData + Counter + Clone + PartialEq + std::fmt::Debug>(
     );
 
     // A write request: the loaded session's counter goes up and a new token is sealed.
-    let mut loaded = ready(manager.load::<T>([header.as_str()]));
+    let mut loaded = ready(manager.load::<T>([header.as_str()])).expect("cookie mode");
     c.bench_function(&format!("token/{label}/{mode}/encode+sign"), |b| {
         b.iter(|| {
             bump(loaded.data_mut());
@@ -105,7 +105,8 @@ fn bench_case<T: SessionData + Counter + Clone + PartialEq + std::fmt::Debug>(
     });
     c.bench_function(&format!("token/{label}/{mode}/verify+decode"), |b| {
         b.iter(|| {
-            let handle = ready(manager.load::<T>([black_box(header.as_str())]));
+            let handle =
+                ready(manager.load::<T>([black_box(header.as_str())])).expect("cookie mode");
             debug_assert!(!handle.is_new());
             handle
         })

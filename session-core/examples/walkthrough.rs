@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = SessionManager::new(config.clone())?;
 
     step("1. First visit: no cookie. The handler logs alice in.");
-    let mut session: SessionHandle<AppSession> = run(server.load([]));
+    let mut session: SessionHandle<AppSession> = run(server.load([]))?;
     session.renew();
     let data = session.data_mut();
     data.user = Some("alice".into());
@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let browser = format!("session={}", set_cookie.value());
 
     step("2. Next request: the browser sends the cookie back; the flash is read once.");
-    let mut session: SessionHandle<AppSession> = run(server.load([browser.as_str()]));
+    let mut session: SessionHandle<AppSession> = run(server.load([browser.as_str()]))?;
     let data = session.data_mut();
     data.visits += 1;
     println!(
@@ -65,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     step("3. A read-only request sends no Set-Cookie.");
-    let mut session: SessionHandle<AppSession> = run(server.load([browser.as_str()]));
+    let mut session: SessionHandle<AppSession> = run(server.load([browser.as_str()]))?;
     let flash = session.data().notice.peek().cloned();
     println!(
         "   flash now: {flash:?}; Set-Cookie: {:?}",
@@ -76,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut forged = browser.clone();
     let last = forged.pop().expect("non-empty");
     forged.push(if last == 'A' { 'B' } else { 'A' });
-    let session: SessionHandle<AppSession> = run(server.load([forged.as_str()]));
+    let session: SessionHandle<AppSession> = run(server.load([forged.as_str()]))?;
     println!(
         "   status: {:?}, user: {:?}",
         session.status(),
@@ -86,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     step("5. Rotation: a new key signs, the old one still verifies; the cookie is re-issued.");
     let rotated = keys.rotated("k-new", Key::generate(), 1)?;
     let server = SessionManager::new(config.clone().with_keyring(rotated))?;
-    let mut session: SessionHandle<AppSession> = run(server.load([browser.as_str()]));
+    let mut session: SessionHandle<AppSession> = run(server.load([browser.as_str()]))?;
     println!("   status: {:?}", session.status());
     let reissued = run(server.save(&mut session))?.expect("re-issued");
     println!(
@@ -97,7 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     step("6. Six minutes later the sudo flag is gone; other data stays.");
     clock.advance(Duration::minutes(6));
-    let session: SessionHandle<AppSession> = run(server.load([browser.as_str()]));
+    let session: SessionHandle<AppSession> = run(server.load([browser.as_str()]))?;
     println!(
         "   user={:?} sudo={:?}",
         session.data().user,
@@ -106,12 +106,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     step("7. After 31 idle minutes the session is over (idle timeout, from inside the token).");
     clock.advance(Duration::minutes(31));
-    let session: SessionHandle<AppSession> = run(server.load([browser.as_str()]));
+    let session: SessionHandle<AppSession> = run(server.load([browser.as_str()]))?;
     println!("   status: {:?} at {}", session.status(), clock.now());
 
     step("8. Logout sends a removal cookie.");
     clock.advance(Duration::minutes(-31));
-    let mut session: SessionHandle<AppSession> = run(server.load([browser.as_str()]));
+    let mut session: SessionHandle<AppSession> = run(server.load([browser.as_str()]))?;
     session.logout();
     let removal = run(server.save(&mut session))?.expect("removal");
     println!("   Set-Cookie: {}", removal.header_value());

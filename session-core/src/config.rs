@@ -8,6 +8,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::cookie::CookieSettings;
 use crate::error::ConfigError;
 use crate::keyring::{Keyring, RotationPolicy};
+use crate::store::SessionStore;
 
 /// Session settings. Every default is the safe one; [`SessionManager::new`] checks the whole
 /// for contradictions so a mistake stops start-up.
@@ -47,6 +48,7 @@ pub struct SessionConfig {
     pub(crate) rotation_policy: RotationPolicy,
     pub(crate) purpose: String,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) store: Option<Arc<dyn SessionStore>>,
 }
 
 const MAX_TIMEOUT: Duration = Duration::days(3650);
@@ -65,7 +67,21 @@ impl SessionConfig {
             rotation_policy: RotationPolicy::default(),
             purpose: String::new(),
             clock: Arc::new(SystemClock),
+            store: None,
         }
+    }
+
+    /// Keeps sessions in a server-side store: the cookie then carries only a signed random
+    /// session id, logout deletes the record (a copied cookie stops working), and requests
+    /// write only the fields they changed. See [`crate::store`].
+    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The server-side store, if sessions are kept in one.
+    pub fn session_store(&self) -> Option<&Arc<dyn SessionStore>> {
+        self.store.as_ref()
     }
 
     /// Replaces the keyring, for example after a rotation.

@@ -258,4 +258,19 @@ pub enum SessionError {
     /// The operating system could not supply random bytes.
     #[error("the operating system's random number generator failed: {0}")]
     Rng(String),
+    /// The server-side store failed: the session could not be loaded or its changes were not
+    /// kept. Never answered with an anonymous session, which would log the user out.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl SessionError {
+    /// The HTTP status adapters answer with: `503 Service Unavailable` when the store failed
+    /// (the request can be retried once it is back), `500 Internal Server Error` otherwise.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::Store(_) => 503,
+            _ => 500,
+        }
+    }
 }

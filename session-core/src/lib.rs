@@ -24,7 +24,7 @@
 //! let keys = Keyring::ephemeral_for_development();
 //! let manager = SessionManager::new(SessionConfig::new(keys))?;
 //!
-//! let mut session = manager.load::<AppSession>(["other=1"]).await; // the request's Cookie headers
+//! let mut session = manager.load::<AppSession>(["other=1"]).await?; // the request's Cookie headers
 //! session.data_mut().user_id = Some(42);
 //! let set_cookie = manager.save(&mut session).await?.expect("changed");
 //! assert!(set_cookie.header_value().starts_with("session="));
@@ -60,6 +60,7 @@ pub mod rejection;
 pub mod request;
 pub mod schema;
 pub mod session;
+pub mod store;
 pub mod token;
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
@@ -69,7 +70,7 @@ pub use crate::error::{ConfigError, KeyError, KeyringError, SessionError};
 pub use crate::key::{Key, KeyId};
 pub use crate::keyring::{Keyring, RotationPolicy};
 pub use crate::rejection::{Rejection, SchemaMismatch};
-pub use crate::request::{AlreadyLent, LentSession, RequestSession};
+pub use crate::request::{AlreadyLent, LendError, LentSession, RequestSession};
 pub use crate::schema::{Expiring, Flash, Schema, SessionData};
 pub use crate::session::{
     LoadStatus, Reissue, RequestOrigin, SessionHandle, SessionManager, SetCookie,
@@ -101,6 +102,12 @@ macro_rules! assert_schema {
         $crate::__private::assert_schema::<$session>(::core::stringify!($session), $fingerprint)
     };
 }
+
+#[doc(hidden)]
+pub use time as __time;
+
+/// The body adapters answer with `503 Service Unavailable` when the session store is down.
+pub const STORE_UNAVAILABLE: &str = "the session store is unavailable; try again shortly";
 
 /// What `#[derive(SessionData)]` and [`assert_schema!`] expand to reach. Not public API.
 #[doc(hidden)]

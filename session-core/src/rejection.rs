@@ -42,6 +42,9 @@ pub enum Rejection {
     SchemaMismatch(SchemaMismatch),
     /// The signature and schema match but the payload does not decode.
     Undecodable,
+    /// Store mode: the cookie is valid but its session is not in the store: it ended by
+    /// logout, "log out everywhere", renewal or expiry (or the store was emptied).
+    UnknownSession,
 }
 
 /// How a token's schema differs from the expected one.
@@ -94,6 +97,7 @@ impl Rejection {
             Self::ExpiredIdle => "expired_idle",
             Self::SchemaMismatch(_) => "schema_mismatch",
             Self::Undecodable => "undecodable",
+            Self::UnknownSession => "unknown_session",
         }
     }
 
@@ -107,6 +111,7 @@ impl Rejection {
                 | Self::SchemaMismatch(_)
                 | Self::RetiredKey
                 | Self::UnknownKey
+                | Self::UnknownSession
         )
     }
 
@@ -146,6 +151,9 @@ impl fmt::Display for Rejection {
             Self::ExpiredIdle => f.write_str("session was idle past the idle timeout"),
             Self::SchemaMismatch(m) => write!(f, "schema mismatch: {m}"),
             Self::Undecodable => f.write_str("payload does not decode with the expected schema"),
+            Self::UnknownSession => f.write_str(
+                "no such session in the store (ended by logout, renewal, revocation or expiry)",
+            ),
         }
     }
 }

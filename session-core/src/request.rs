@@ -42,6 +42,28 @@ impl<T> fmt::Debug for RequestSession<T> {
 #[error("the session was extracted twice in one request; take one Session<T> per handler")]
 pub struct AlreadyLent;
 
+/// Why [`RequestSession::lend`] could not hand out the session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LendError {
+    /// Another extractor of the same request holds the session (an application mistake).
+    #[error(transparent)]
+    AlreadyLent(#[from] AlreadyLent),
+    /// Store mode: the store could not be reached. Already logged.
+    #[error("the session could not be loaded: {0}")]
+    Load(#[source] SessionError),
+}
+
+impl LendError {
+    /// The HTTP status to answer: 503 when the store is unavailable, 500 otherwise.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::AlreadyLent(_) => 500,
+            Self::Load(error) => error.status_code(),
+        }
+    }
+}
+
 impl<T: SessionData> RequestSession<T> {
     /// Starts the session of a request that arrived from `origin` (used to diagnose Secure
     /// cookies that browsers would drop).
@@ -74,15 +96,23 @@ impl<T: SessionData> RequestSession<T> {
     /// the first time.
     ///
     /// # Errors
-    /// [`AlreadyLent`] while another extractor of the same request holds it.
+    /// [`LendError::AlreadyLent`] while another extractor of the same request holds it;
+    /// [`LendError::Load`] when the store cannot be reached (logged here as one error event).
     pub async fn lend<'h>(
         self: &Arc<Self>,
         cookie_headers: impl IntoIterator<Item = &'h str>,
-    ) -> Result<LentSession<T>, AlreadyLent> {
+    ) -> Result<LentSession<T>, LendError> {
         let handle = match self.take() {
             State::Ready(handle) => handle,
-            State::Untouched => self.manager.load::<T>(cookie_headers).await,
-            State::Lent => return Err(AlreadyLent),
+            State::Untouched => match self.manager.load::<T>(cookie_headers).await {
+                Ok(handle) => handle,
+                Err(error) => {
+                    *self.state.lock().unwrap_or_else(PoisonError::into_inner) = State::Untouched;
+                    tracing::error!(target: "session", %error, "session not loaded");
+                    return Err(LendError::Load(error));
+                }
+            },
+            State::Lent => return Err(LendError::AlreadyLent(AlreadyLent)),
         };
         Ok(LentSession {
             handle: Some(handle),
@@ -143,10 +173,22 @@ impl<T: SessionData> LentSession<T> {
         self.handle_mut().logout();
     }
 
-    /// Re-issues the session with a fresh issued-at, keeping the data. Call it at login and
-    /// on privilege changes.
+    /// Re-issues the session with a fresh issued-at (and, in store mode, a fresh id: the old
+    /// one stops working), keeping the data. Call it at login and on privilege changes.
     pub fn renew(&mut self) {
         self.handle_mut().renew();
+    }
+
+    /// Store mode: records which user this session belongs to, for "log out everywhere";
+    /// see [`SessionHandle::set_user_key`].
+    pub fn set_user_key(&mut self, user_key: impl Into<String>) {
+        self.handle_mut().set_user_key(user_key);
+    }
+
+    /// When the session was issued (or last renewed). Compare it with a per-user "not
+    /// before" time to end older sessions in cookie mode.
+    pub fn issued_at(&self) -> Option<time::OffsetDateTime> {
+        self.handle().issued_at()
     }
 
     /// Leaves the cookie as it is for this response: no idle refresh, no re-issue, and changes
@@ -207,10 +249,23 @@ macro_rules! __session_extractor {
             pub fn logout(&mut self) {
                 self.0.logout();
             }
-            /// Re-issues the session with a fresh issued-at, keeping the data. Call it at
-            /// login and on privilege changes.
+            /// Re-issues the session with a fresh issued-at (in store mode, a fresh id: the
+            /// old one stops working), keeping the data. Call it at login and on privilege
+            /// changes.
             pub fn renew(&mut self) {
                 self.0.renew();
+            }
+            /// Store mode: records which user this session belongs to, so that
+            /// `SessionManager::end_user_sessions` can log them out everywhere.
+            pub fn set_user_key(
+                &mut self,
+                user_key: impl ::core::convert::Into<::std::string::String>,
+            ) {
+                self.0.set_user_key(user_key);
+            }
+            /// When the session was issued (or last renewed).
+            pub fn issued_at(&self) -> ::core::option::Option<$crate::__time::OffsetDateTime> {
+                self.0.issued_at()
             }
             /// Leaves the cookie as it is for this response: no idle refresh, no re-issue,
             /// and changes are not saved. For routes that only look.

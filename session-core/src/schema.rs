@@ -236,18 +236,18 @@ pub fn decode_payload<T: SessionData>(
             },
         ));
     }
-    if seen.version < ours.version {
-        if let Some(result) = T::migrate(seen, payload, deadlines) {
-            return result.map(|(value, effects)| {
-                (
-                    value,
-                    DecodeEffects {
-                        migrated: true,
-                        ..effects
-                    },
-                )
-            });
-        }
+    if seen.version < ours.version
+        && let Some(result) = T::migrate(seen, payload, deadlines)
+    {
+        return result.map(|(value, effects)| {
+            (
+                value,
+                DecodeEffects {
+                    migrated: true,
+                    ..effects
+                },
+            )
+        });
     }
     Err(Rejection::SchemaMismatch(SchemaMismatch::Version {
         name: ours.name,

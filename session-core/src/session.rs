@@ -2,7 +2,8 @@
 //! application, and produce the `Set-Cookie` to send back.
 //!
 //! An adapter does three things per request:
-//! 1. `manager.load::<T>(cookie_header_values).await` before the handler,
+//! 1. `manager.load::<T>(cookie_header_values).await?` before the handler (an error only in
+//!    store mode, when the store is down: answer 503),
 //! 2. lets the handler read and change the [`SessionHandle`],
 //! 3. `manager.save(&mut handle).await` after it, and sends the returned `Set-Cookie`, if any.
 
@@ -18,6 +19,8 @@ use crate::schema::{
     DecodeEffects, FieldDeadlines, SessionData, collect_deadlines, decode_payload,
 };
 use crate::token::{Codec, MAX_COOKIE_BYTES, SealInput, TokenTimes};
+
+mod stored;
 
 /// Loads and saves sessions for one configuration. Cheap to clone (shared state).
 ///
@@ -35,14 +38,14 @@ use crate::token::{Codec, MAX_COOKIE_BYTES, SealInput, TokenTimes};
 /// let manager = SessionManager::new(SessionConfig::new(Keyring::ephemeral_for_development()))?;
 ///
 /// // First request: no cookie.
-/// let mut session = manager.load::<Visits>([]).await;
+/// let mut session = manager.load::<Visits>([]).await?;
 /// session.data_mut().count += 1;
 /// let set_cookie = manager.save(&mut session).await?.expect("changed, so a cookie is sent");
 ///
 /// // Second request: the browser sends the cookie back.
 /// let value = set_cookie.value();
 /// let cookie_header = format!("session={value}");
-/// let session = manager.load::<Visits>([cookie_header.as_str()]).await;
+/// let session = manager.load::<Visits>([cookie_header.as_str()]).await?;
 /// assert_eq!(session.data().count, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
@@ -157,6 +160,10 @@ pub struct SessionHandle<T> {
     loaded_payload: std::ops::Range<usize>,
     changed: bool,
     pending: Pending,
+    /// Store mode: the record as loaded or last written.
+    stored: Option<Box<stored::Stored>>,
+    /// A user key set during this request, for the per-user index.
+    user_key: Option<String>,
 }
 
 /// A `Set-Cookie` header value to send with the response.
@@ -240,11 +247,50 @@ impl SessionManager {
     /// Several cookies with the session's name: the first one accepted wins. When none is
     /// accepted, one `tracing` event records why the first was refused and the session starts
     /// empty; a client can never make this fail.
+    ///
+    /// # Errors
+    /// Only in store mode: [`SessionError::Store`] when the store cannot be reached. The
+    /// request must then fail (adapters answer 503): going on with an empty session would log
+    /// the user out.
     pub async fn load<'h, T: SessionData>(
         &self,
         cookie_headers: impl IntoIterator<Item = &'h str>,
-    ) -> SessionHandle<T> {
-        self.load_at(cookie_headers, self.now())
+    ) -> Result<SessionHandle<T>, SessionError> {
+        let now = self.now();
+        match &self.inner.config.store {
+            None => Ok(self.load_at(cookie_headers, now)),
+            Some(store) => {
+                let values: Vec<&str> =
+                    self.inner.config.cookie.values_in(cookie_headers).collect();
+                self.load_stored(store.as_ref(), values, now).await
+            }
+        }
+    }
+
+    /// Checks a token's times against `now`; answers whether the idle deadline is due for a
+    /// push and the session's absolute deadline.
+    fn check_times(&self, times: &TokenTimes, now: i64) -> Result<(bool, i64), Rejection> {
+        let config = &self.inner.config;
+        let skew = config.clock_skew.whole_seconds();
+        if times.issued_at > now + skew || times.last_active > now + skew {
+            return Err(Rejection::FromTheFuture);
+        }
+        let deadline = times.absolute_deadline.min(
+            times
+                .issued_at
+                .saturating_add(config.absolute_timeout.whole_seconds()),
+        );
+        if now >= deadline {
+            return Err(Rejection::ExpiredAbsolute);
+        }
+        let mut refresh_due = false;
+        if let Some(idle) = config.idle_timeout {
+            if now >= times.last_active.saturating_add(idle.whole_seconds()) {
+                return Err(Rejection::ExpiredIdle);
+            }
+            refresh_due = now - times.last_active >= config.refresh_interval.whole_seconds();
+        }
+        Ok((refresh_due, deadline))
     }
 
     fn load_at<'h, T: SessionData>(
@@ -283,28 +329,9 @@ impl SessionManager {
         now: i64,
         buf: &mut Vec<u8>,
     ) -> Result<SessionHandle<T>, Rejection> {
-        let config = &self.inner.config;
         let opened = self.inner.codec.open(value, buf)?;
         let times = opened.times;
-        let skew = config.clock_skew.whole_seconds();
-        if times.issued_at > now + skew || times.last_active > now + skew {
-            return Err(Rejection::FromTheFuture);
-        }
-        let deadline = times.absolute_deadline.min(
-            times
-                .issued_at
-                .saturating_add(config.absolute_timeout.whole_seconds()),
-        );
-        if now >= deadline {
-            return Err(Rejection::ExpiredAbsolute);
-        }
-        let mut refresh_due = false;
-        if let Some(idle) = config.idle_timeout {
-            if now >= times.last_active.saturating_add(idle.whole_seconds()) {
-                return Err(Rejection::ExpiredIdle);
-            }
-            refresh_due = now - times.last_active >= config.refresh_interval.whole_seconds();
-        }
+        let (refresh_due, _) = self.check_times(&times, now)?;
         let deadlines = FieldDeadlines {
             deadlines: &times.field_deadlines,
             now,
@@ -333,6 +360,8 @@ impl SessionManager {
             times: Some(times),
             changed: false,
             pending: Pending::Nothing,
+            stored: None,
+            user_key: None,
         })
     }
 
@@ -343,11 +372,18 @@ impl SessionManager {
     /// # Errors
     /// [`SessionError::TooLarge`] when the token would not fit in a cookie (the message
     /// suggests a server-side store), or a serialization error.
+    ///
+    /// In store mode, also [`SessionError::Store`] when the store failed: the changes were not
+    /// kept (adapters answer 503).
     pub async fn save<T: SessionData>(
         &self,
         handle: &mut SessionHandle<T>,
     ) -> Result<Option<SetCookie>, SessionError> {
-        self.save_at(handle, self.now())
+        let now = self.now();
+        match &self.inner.config.store {
+            None => self.save_at(handle, now),
+            Some(store) => self.save_stored(store.as_ref(), handle, now).await,
+        }
     }
 
     fn save_at<T: SessionData>(
@@ -357,11 +393,7 @@ impl SessionManager {
     ) -> Result<Option<SetCookie>, SessionError> {
         let config = &self.inner.config;
         if handle.pending == Pending::Logout {
-            return Ok(Some(SetCookie {
-                header: config.cookie.removal_header(),
-                value_len: 0,
-                removal: true,
-            }));
+            return Ok(Some(self.removal()));
         }
         if handle.pending == Pending::ReadOnly {
             return Ok(None);
@@ -411,25 +443,40 @@ impl SessionManager {
             times: &times,
             payload: &payload,
         })?;
-        let size = config.cookie.cookie_name().len() + 1 + token.len();
-        if size > MAX_COOKIE_BYTES {
-            return Err(SessionError::TooLarge {
-                size,
-                limit: MAX_COOKIE_BYTES,
-            });
-        }
-        let header = config.cookie.set_cookie_header(&token);
+        let set_cookie = self.set_cookie(&token)?;
         handle.times = Some(times);
         handle.loaded_payload = 0..payload.len();
         handle.loaded = payload;
         handle.changed = false;
         handle.pending = Pending::Nothing;
         handle.status = LoadStatus::Loaded { reissue: None };
-        Ok(Some(SetCookie {
-            header,
+        Ok(Some(set_cookie))
+    }
+
+    /// The `Set-Cookie` that removes the session cookie.
+    fn removal(&self) -> SetCookie {
+        SetCookie {
+            header: self.inner.config.cookie.removal_header(),
+            value_len: 0,
+            removal: true,
+        }
+    }
+
+    /// The `Set-Cookie` carrying `token`, checked against the size browsers keep.
+    fn set_cookie(&self, token: &str) -> Result<SetCookie, SessionError> {
+        let cookie = &self.inner.config.cookie;
+        let size = cookie.cookie_name().len() + 1 + token.len();
+        if size > MAX_COOKIE_BYTES {
+            return Err(SessionError::TooLarge {
+                size,
+                limit: MAX_COOKIE_BYTES,
+            });
+        }
+        Ok(SetCookie {
+            header: cookie.set_cookie_header(token),
             value_len: token.len(),
             removal: false,
-        }))
+        })
     }
 
     /// Whether a `Set-Cookie` sent in answer to a request from `origin` would be dropped by
@@ -482,6 +529,8 @@ impl<T: SessionData> SessionHandle<T> {
             loaded_payload: 0..0,
             changed: false,
             pending: Pending::Nothing,
+            stored: None,
+            user_key: None,
         }
     }
 
@@ -537,6 +586,23 @@ impl<T: SessionData> SessionHandle<T> {
     /// Whether [`logout`](Self::logout) was called.
     pub fn is_logged_out(&self) -> bool {
         self.pending == Pending::Logout
+    }
+
+    /// Store mode: records the user this session belongs to (call it at login, next to
+    /// [`renew`](Self::renew)), so that
+    /// [`SessionManager::end_user_sessions`] can end all of the user's sessions ("log out
+    /// everywhere") and [`SessionManager::user_sessions`] can list them. The key is any
+    /// stable string of the application (a user id). In cookie mode there is no index and the
+    /// key is not kept; see the README for the cookie-mode equivalent.
+    pub fn set_user_key(&mut self, user_key: impl Into<String>) {
+        self.user_key = Some(user_key.into());
+    }
+
+    /// Store mode: the user key recorded for this session, if any.
+    pub fn user_key(&self) -> Option<&str> {
+        self.user_key
+            .as_deref()
+            .or_else(|| self.stored.as_ref().and_then(|s| s.user()))
     }
 
     /// When the session was issued (or last renewed), once loaded or saved.

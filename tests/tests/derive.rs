@@ -86,6 +86,7 @@ impl Fixture {
             self.manager
                 .load::<T>([format!("session={token}").as_str()]),
         )
+        .expect("cookie mode never fails")
     }
 
     fn save<T: SessionData>(&self, handle: &mut SessionHandle<T>) -> Option<String> {
@@ -95,7 +96,8 @@ impl Fixture {
     }
 
     fn mint<T: SessionData>(&self, change: impl FnOnce(&mut T)) -> String {
-        let mut handle = pollster::block_on(self.manager.load::<T>([]));
+        let mut handle =
+            pollster::block_on(self.manager.load::<T>([])).expect("cookie mode never fails");
         change(handle.data_mut());
         self.save(&mut handle).expect("changed")
     }

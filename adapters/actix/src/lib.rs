@@ -56,9 +56,9 @@ pub use session_core as __session_core;
 #[doc(inline)]
 pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager,
+    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager, store,
 };
-use session_core::{LentSession, RequestOrigin, RequestSession, SetCookie};
+use session_core::{LendError, LentSession, RequestOrigin, RequestSession, SetCookie};
 
 /// Middleware that gives handlers a [`Session<T>`] and writes the session cookie after them.
 pub struct SessionMiddleware<T> {
@@ -170,10 +170,14 @@ where
                         );
                     }
                 }
-                // Logged by core; the handler's changes are lost, so say so.
-                Err(_) => {
-                    let failed =
-                        HttpResponse::InternalServerError().body("session could not be saved");
+                // Logged by core; the handler's changes are lost, so say so: 503 when the store
+                // is down (retry later), 500 otherwise.
+                Err(error) => {
+                    let failed = if error.status_code() == 503 {
+                        HttpResponse::ServiceUnavailable().body(session_core::STORE_UNAVAILABLE)
+                    } else {
+                        HttpResponse::InternalServerError().body("session could not be saved")
+                    };
                     return Ok(response.into_response(failed).map_into_right_body());
                 }
             }
@@ -202,6 +206,9 @@ pub enum SessionRejection {
     },
     /// The same request asked for the session twice at once.
     AlreadyExtracted,
+    /// Store mode: the session store cannot be reached (already logged). Answered with
+    /// `503 Service Unavailable`: going on without the session would log the user out.
+    StoreUnavailable,
 }
 
 impl std::fmt::Display for SessionRejection {
@@ -212,20 +219,35 @@ impl std::fmt::Display for SessionRejection {
                 "Session<{type_name}> needs its middleware: add `.wrap(SessionMiddleware::<{type_name}>::new(config)?)` to the App"
             ),
             Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
+            Self::StoreUnavailable => f.write_str(session_core::STORE_UNAVAILABLE),
         }
     }
 }
 
 impl std::error::Error for SessionRejection {}
 
+impl From<LendError> for SessionRejection {
+    fn from(error: LendError) -> Self {
+        match error {
+            LendError::AlreadyLent(_) => Self::AlreadyExtracted,
+            _ => Self::StoreUnavailable,
+        }
+    }
+}
+
 impl ResponseError for SessionRejection {
     fn status_code(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+        match self {
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
-        tracing::error!(target: "session", "{self}");
-        HttpResponse::InternalServerError().body(self.to_string())
+        if !matches!(self, Self::StoreUnavailable) {
+            tracing::error!(target: "session", "{self}");
+        }
+        HttpResponse::build(self.status_code()).body(self.to_string())
     }
 }
 
@@ -247,11 +269,7 @@ impl<T: SessionData> FromRequest for Session<T> {
                 .headers()
                 .get_all(COOKIE)
                 .filter_map(|v| v.to_str().ok());
-            let lent = session
-                .lend(cookies)
-                .await
-                .map_err(|_| SessionRejection::AlreadyExtracted)?;
-            Ok(Self(lent))
+            Ok(Self(session.lend(cookies).await?))
         })
     }
 }

@@ -52,9 +52,9 @@ pub use session_core as __session_core;
 #[doc(inline)]
 pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager,
+    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager, store,
 };
-use session_core::{LentSession, RequestOrigin, RequestSession, SetCookie};
+use session_core::{LendError, LentSession, RequestOrigin, RequestSession, SetCookie};
 
 /// A tower [`Layer`](tower_layer::Layer) that gives handlers a [`Session<T>`] and writes the
 /// session cookie after them.
@@ -156,10 +156,12 @@ where
                         );
                     }
                 }
-                // Logged by core; the handler's changes are lost, so say so.
-                Err(_) => {
+                // Logged by core; the handler's changes are lost, so say so: 503 when the store
+                // is down (retry later), 500 otherwise.
+                Err(error) => {
                     let mut failed = http::Response::new(ResBody::default());
-                    *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    *failed.status_mut() = StatusCode::from_u16(error.status_code())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                     return Ok(failed);
                 }
             }
@@ -206,6 +208,9 @@ pub enum SessionRejection {
     },
     /// The same request asked for the session twice at once.
     AlreadyExtracted,
+    /// Store mode: the session store cannot be reached (already logged). Answered with
+    /// `503 Service Unavailable`: going on without the session would log the user out.
+    StoreUnavailable,
 }
 
 impl std::fmt::Display for SessionRejection {
@@ -216,14 +221,27 @@ impl std::fmt::Display for SessionRejection {
                 "Session<{type_name}> needs its layer: add `.layer(SessionLayer::<{type_name}>::new(config)?)` to the router, after the routes that use it"
             ),
             Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
+            Self::StoreUnavailable => f.write_str(session_core::STORE_UNAVAILABLE),
         }
     }
 }
 
 impl std::error::Error for SessionRejection {}
 
+impl From<LendError> for SessionRejection {
+    fn from(error: LendError) -> Self {
+        match error {
+            LendError::AlreadyLent(_) => Self::AlreadyExtracted,
+            _ => Self::StoreUnavailable,
+        }
+    }
+}
+
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
+        if let Self::StoreUnavailable = self {
+            return (StatusCode::SERVICE_UNAVAILABLE, self.to_string()).into_response();
+        }
         tracing::error!(target: "session", "{self}");
         (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
     }
@@ -245,10 +263,6 @@ impl<S: Send + Sync, T: SessionData> FromRequestParts<S> for Session<T> {
             .get_all(COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok());
-        let lent = session
-            .lend(cookies)
-            .await
-            .map_err(|_| SessionRejection::AlreadyExtracted)?;
-        Ok(Self(lent))
+        Ok(Self(session.lend(cookies).await?))
     }
 }

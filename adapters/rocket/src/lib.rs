@@ -46,9 +46,9 @@ pub use session_core as __session_core;
 #[doc(inline)]
 pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager,
+    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager, store,
 };
-use session_core::{LentSession, RequestOrigin, RequestSession, SetCookie};
+use session_core::{LendError, LentSession, RequestOrigin, RequestSession, SetCookie};
 
 /// A fairing that gives handlers a [`Session<T>`] and writes the session cookie after them.
 pub struct SessionFairing<T> {
@@ -110,11 +110,16 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
                 response.adjoin_raw_header("Set-Cookie", set_cookie.into_header_value());
                 response.set_raw_header("Cache-Control", SetCookie::CACHE_CONTROL);
             }
-            // Logged by core; the handler's changes are lost, so say so.
-            Err(_) => {
-                const BODY: &str = "session could not be saved";
-                response.set_status(Status::InternalServerError);
-                response.set_sized_body(BODY.len(), std::io::Cursor::new(BODY));
+            // Logged by core; the handler's changes are lost, so say so: 503 when the store
+            // is down (retry later), 500 otherwise.
+            Err(error) => {
+                let (status, body) = if error.status_code() == 503 {
+                    (Status::ServiceUnavailable, session_core::STORE_UNAVAILABLE)
+                } else {
+                    (Status::InternalServerError, "session could not be saved")
+                };
+                response.set_status(status);
+                response.set_sized_body(body.len(), std::io::Cursor::new(body));
             }
         }
     }
@@ -139,6 +144,9 @@ pub enum SessionRejection {
     },
     /// The same request asked for the session twice at once.
     AlreadyExtracted,
+    /// Store mode: the session store cannot be reached (already logged). The guard fails
+    /// with `503 Service Unavailable`: going on without the session would log the user out.
+    StoreUnavailable,
 }
 
 impl std::fmt::Display for SessionRejection {
@@ -149,6 +157,7 @@ impl std::fmt::Display for SessionRejection {
                 "Session<{type_name}> needs its fairing: add `.attach(SessionFairing::<{type_name}>::new(config)?)` to the rocket"
             ),
             Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
+            Self::StoreUnavailable => f.write_str(session_core::STORE_UNAVAILABLE),
         }
     }
 }
@@ -175,9 +184,13 @@ impl<'r, T: SessionData> FromRequest<'r> for Session<T> {
         };
         match session.lend(request.headers().get("cookie")).await {
             Ok(lent) => Outcome::Success(Self(lent)),
-            Err(_) => Outcome::Error((
+            Err(LendError::AlreadyLent(_)) => Outcome::Error((
                 Status::InternalServerError,
                 SessionRejection::AlreadyExtracted,
+            )),
+            Err(_) => Outcome::Error((
+                Status::ServiceUnavailable,
+                SessionRejection::StoreUnavailable,
             )),
         }
     }

@@ -112,7 +112,8 @@ fn the_first_accepted_of_several_cookies_wins() {
     let handle = run(manager.load::<Typical>([
         format!("session={first}").as_str(),
         format!("session={second}").as_str(),
-    ]));
+    ]))
+    .expect("cookie mode never fails");
     assert_eq!(handle.data().counter, 1);
 }
 

@@ -140,7 +140,7 @@ pub(crate) fn load<T: SessionData>(
     manager: &SessionManager,
     cookie_header: &str,
 ) -> SessionHandle<T> {
-    run(manager.load::<T>([cookie_header]))
+    run(manager.load::<T>([cookie_header])).expect("cookie mode never fails")
 }
 
 /// Saves and returns the `Set-Cookie`, if any.
@@ -158,7 +158,7 @@ pub(crate) fn cookie_header(set_cookie: &SetCookie) -> String {
 
 /// A token holding `data`, minted by `manager` now.
 pub(crate) fn mint<T: SessionData>(manager: &SessionManager, data: T) -> String {
-    let mut handle = run(manager.load::<T>([]));
+    let mut handle = run(manager.load::<T>([])).expect("cookie mode never fails");
     *handle.data_mut() = data;
     save(manager, &mut handle)
         .expect("changed")

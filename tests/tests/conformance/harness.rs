@@ -12,7 +12,10 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use session_core::store::{MemoryStore, RedisStore, SessionStore};
 use session_core::{Expiring, Flash, Key, Keyring, ManualClock, SessionConfig, SessionData};
+
+use crate::servers::{self, Kind, Server};
 
 #[derive(Debug, Default, Serialize, Deserialize, SessionData)]
 #[session(name = "conformance")]
@@ -41,18 +44,66 @@ impl Drop for TestServer {
 /// How a suite starts an adapter's app.
 pub(crate) type Start = fn(SessionConfig) -> TestServer;
 
-/// Keys, a manual clock, and a config built on them.
+/// Where the sessions of a run live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// In the cookie (the default).
+    Cookie,
+    /// In a `MemoryStore`.
+    Memory,
+    /// In a real `redis-server`, started for the test.
+    Redis,
+}
+
+/// Keys, a manual clock, the store of the backend, and a config built on them.
 pub(crate) struct Setup {
     pub(crate) keys: Vec<(String, Key)>,
     pub(crate) clock: ManualClock,
+    store: Option<Arc<dyn SessionStore>>,
+    server: Option<Server>,
 }
 
 impl Setup {
-    pub(crate) fn new() -> Self {
-        Self {
+    /// `None` when the backend's server is not installed (outside CI: skipped).
+    pub(crate) fn new(backend: Backend) -> Option<Self> {
+        let (store, server): (Option<Arc<dyn SessionStore>>, _) = match backend {
+            Backend::Cookie => (None, None),
+            Backend::Memory => (Some(Arc::new(MemoryStore::new(10_000))), None),
+            Backend::Redis => {
+                let server = servers::start(Kind::Redis)?;
+                let store = servers::runtime()
+                    .block_on(RedisStore::connect(
+                        &server.url(),
+                        std::time::Duration::from_millis(300),
+                    ))
+                    .expect("connect");
+                (Some(Arc::new(store)), Some(server))
+            }
+        };
+        Some(Self {
             keys: vec![("k1".to_owned(), Key::generate())],
             clock: ManualClock::new(time::OffsetDateTime::now_utc()),
-        }
+            store,
+            server,
+        })
+    }
+
+    /// Whether sessions live in a store.
+    pub(crate) fn stored(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Whether the store is a separate server process.
+    pub(crate) fn has_server(&self) -> bool {
+        self.server.is_some()
+    }
+
+    pub(crate) fn kill_store(&mut self) {
+        self.server.as_mut().expect("a server").kill();
+    }
+
+    pub(crate) fn restart_store(&mut self) {
+        self.server.as_mut().expect("a server").restart();
     }
 
     pub(crate) fn ring(&self) -> Keyring {
@@ -66,7 +117,11 @@ impl Setup {
     }
 
     pub(crate) fn config(&self) -> SessionConfig {
-        SessionConfig::new(self.ring()).clock(self.clock.clone())
+        let config = SessionConfig::new(self.ring()).clock(self.clock.clone());
+        match &self.store {
+            Some(store) => config.store(Arc::clone(store)),
+            None => config,
+        }
     }
 
     /// A manager with the same settings, to inspect tokens the server wrote.
@@ -89,6 +144,15 @@ impl Answer {
     pub(crate) fn cookie(&self) -> String {
         let header = self.set_cookie.as_deref().expect("a Set-Cookie");
         header.split(';').next().expect("pair").trim().to_owned()
+    }
+
+    /// The cookie this answer set, or `previous` when it set none (store mode writes the
+    /// record, not the cookie).
+    pub(crate) fn cookie_or(&self, previous: &str) -> String {
+        match self.set_cookie {
+            Some(_) => self.cookie(),
+            None => previous.to_owned(),
+        }
     }
 
     /// The token inside the Set-Cookie.

@@ -4,10 +4,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::Duration;
 
-use crate::harness::{Setup, Start, get, post};
+use crate::harness::{Backend, Setup, Start, get, post};
 
-pub(crate) fn cookie_attributes(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn cookie_attributes(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let answer = get(&server, "/write", None);
     assert_eq!((answer.status, answer.body.as_str()), (200, "1"));
@@ -26,8 +28,10 @@ pub(crate) fn cookie_attributes(start: Start) {
     assert_eq!(answer.cache_control.as_deref(), Some("no-store"));
 }
 
-pub(crate) fn no_cookie_on_untouched_or_read_requests(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn no_cookie_on_untouched_or_read_requests(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     assert!(get(&server, "/untouched", None).set_cookie.is_none());
     assert!(
@@ -45,18 +49,28 @@ pub(crate) fn no_cookie_on_untouched_or_read_requests(start: Start) {
     );
 }
 
-pub(crate) fn changed_data_is_reissued(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn changed_data_is_reissued(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let first = get(&server, "/write", None);
     let second = get(&server, "/write", Some(&first.cookie()));
     assert_eq!(second.body, "2");
-    assert_ne!(second.token(), first.token());
-    assert_eq!(get(&server, "/read", Some(&second.cookie())).body, "2");
+    if setup.stored() {
+        // The cookie only carries the id: the record changed, the cookie did not.
+        assert!(second.set_cookie.is_none(), "{:?}", second.set_cookie);
+        assert_eq!(get(&server, "/read", Some(&first.cookie())).body, "2");
+    } else {
+        assert_ne!(second.token(), first.token());
+        assert_eq!(get(&server, "/read", Some(&second.cookie())).body, "2");
+    }
 }
 
-pub(crate) fn bad_cookies_become_anonymous_sessions(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn bad_cookies_become_anonymous_sessions(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let token = get(&server, "/write", None).token();
     let mut flipped = token.clone().into_bytes();
@@ -89,21 +103,28 @@ pub(crate) fn bad_cookies_become_anonymous_sessions(start: Start) {
     }
 }
 
-pub(crate) fn the_first_valid_duplicate_wins(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn the_first_valid_duplicate_wins(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let one = get(&server, "/write", None).token();
-    let two = get(&server, "/write", Some(&format!("session={one}"))).token();
+    let other = get(&server, "/write", None).cookie();
+    let second_write = get(&server, "/write", Some(&other));
+    assert_eq!(second_write.body, "2");
+    let two = second_write.cookie_or(&other);
     let read = get(
         &server,
         "/read",
-        Some(&format!("session=garbage; session={two}; session={one}")),
+        Some(&format!("session=garbage; {two}; session={one}")),
     );
     assert_eq!(read.body, "2");
 }
 
-pub(crate) fn logout_removes_the_cookie(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn logout_removes_the_cookie(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let cookie = get(&server, "/write", None).cookie();
     let logout = post(&server, "/logout", Some(&cookie));
@@ -114,10 +135,19 @@ pub(crate) fn logout_removes_the_cookie(start: Start) {
         header.contains("Path=/"),
         "same path as the cookie: {header}"
     );
+    if setup.stored() {
+        assert_eq!(
+            get(&server, "/read", Some(&cookie)).body,
+            "0",
+            "store mode: a cookie copied before logout is refused"
+        );
+    }
 }
 
-pub(crate) fn renew_reissues_with_a_fresh_issued_at(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn renew_reissues_with_a_fresh_issued_at(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let first = get(&server, "/write", None);
     setup.clock.advance(Duration::minutes(10));
@@ -131,10 +161,19 @@ pub(crate) fn renew_reissues_with_a_fresh_issued_at(start: Start) {
         "1",
         "data kept"
     );
+    if setup.stored() {
+        assert_eq!(
+            get(&server, "/read", Some(&first.cookie())).body,
+            "0",
+            "store mode: the pre-renewal id is dead"
+        );
+    }
 }
 
-pub(crate) fn rotation_reissues_under_the_current_key(start: Start) {
-    let mut setup = Setup::new();
+pub(crate) fn rotation_reissues_under_the_current_key(start: Start, backend: Backend) {
+    let Some(mut setup) = Setup::new(backend) else {
+        return;
+    };
     let old = start(setup.config());
     let cookie = get(&old, "/write", None).cookie();
     setup
@@ -159,8 +198,10 @@ pub(crate) fn rotation_reissues_under_the_current_key(start: Start) {
     );
 }
 
-pub(crate) fn idle_absolute_and_field_expiry(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn idle_absolute_and_field_expiry(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let cookie = get(&server, "/sudo/set", None).cookie();
     assert_eq!(get(&server, "/sudo", Some(&cookie)).body, "true");
@@ -174,7 +215,9 @@ pub(crate) fn idle_absolute_and_field_expiry(start: Start) {
         "idle timeout"
     );
 
-    let setup = Setup::new();
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(
         setup
             .config()
@@ -192,18 +235,22 @@ pub(crate) fn idle_absolute_and_field_expiry(start: Start) {
     );
 }
 
-pub(crate) fn flash_is_read_once(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn flash_is_read_once(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let cookie = get(&server, "/flash/set", None).cookie();
     let first = get(&server, "/flash", Some(&cookie));
     assert_eq!(first.body, "hello");
-    let second = get(&server, "/flash", Some(&first.cookie()));
+    let second = get(&server, "/flash", Some(&first.cookie_or(&cookie)));
     assert_eq!(second.body, "none");
 }
 
-pub(crate) fn peek_never_writes(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn peek_never_writes(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config());
     let cookie = get(&server, "/write", None).cookie();
     setup.clock.advance(Duration::minutes(5)); // an idle refresh is due
@@ -216,8 +263,10 @@ pub(crate) fn peek_never_writes(start: Start) {
     );
 }
 
-pub(crate) fn encrypted_mode_round_trips(start: Start) {
-    let setup = Setup::new();
+pub(crate) fn encrypted_mode_round_trips(start: Start, backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let server = start(setup.config().encrypt(true));
     let first = get(&server, "/flash/set", None);
     let bytes = URL_SAFE_NO_PAD.decode(first.token()).expect("base64url");
@@ -235,7 +284,9 @@ pub(crate) fn encrypted_mode_round_trips(start: Start) {
 }
 
 pub(crate) fn a_missing_layer_names_the_fix(start_without_layer: Start, hint: Option<&str>) {
-    let setup = Setup::new();
+    let Some(setup) = Setup::new(Backend::Cookie) else {
+        return;
+    };
     let server = start_without_layer(setup.config());
     let answer = get(&server, "/read", None);
     assert_eq!(
@@ -256,8 +307,10 @@ pub(crate) fn a_missing_layer_names_the_fix(start_without_layer: Start, hint: Op
     );
 }
 
-pub(crate) fn cookies_interoperate(adapters: &[(&str, Start)]) {
-    let setup = Setup::new();
+pub(crate) fn cookies_interoperate(adapters: &[(&str, Start)], backend: Backend) {
+    let Some(setup) = Setup::new(backend) else {
+        return;
+    };
     let servers: Vec<_> = adapters
         .iter()
         .map(|(name, start)| (*name, start(setup.config())))
@@ -268,5 +321,39 @@ pub(crate) fn cookies_interoperate(adapters: &[(&str, Start)]) {
             let read = get(other, "/read", Some(&cookie));
             assert_eq!(read.body, "1", "{reader} reads a cookie minted by {minter}");
         }
+    }
+}
+
+/// Store mode with a server: kill it and requests that need the session answer 503 (never an
+/// anonymous session, never a panic); routes without a session keep working; once it is back,
+/// requests succeed again.
+pub(crate) fn a_store_outage_answers_503_then_recovers(start: Start, backend: Backend) {
+    let Some(mut setup) = Setup::new(backend) else {
+        return;
+    };
+    if !setup.has_server() {
+        return;
+    }
+    let server = start(setup.config());
+    let cookie = get(&server, "/write", None).cookie();
+    setup.kill_store();
+    for (path, cookie) in [("/read", Some(cookie.as_str())), ("/write", None)] {
+        let answer = get(&server, path, cookie);
+        assert_eq!(answer.status, 503, "{path}: {}", answer.body);
+        assert_ne!(answer.body, "0", "{path}: never an anonymous session");
+        assert!(answer.set_cookie.is_none());
+    }
+    assert_eq!(get(&server, "/untouched", Some(&cookie)).status, 200);
+    setup.restart_store();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer = get(&server, "/write", None);
+        if answer.status == 200 {
+            assert_eq!(answer.body, "1");
+            break;
+        }
+        assert_eq!(answer.status, 503);
+        assert!(std::time::Instant::now() < deadline, "no recovery");
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

@@ -1,0 +1,694 @@
+//! Store mode: the cookie carries a signed session id, the data lives in a [`SessionStore`].
+//!
+//! The cookie token is sealed by the same [`Codec`](crate::Codec) as in cookie mode, with the
+//! session id (32 bytes) as its payload and the schema's name at version 0 as its schema, so
+//! a cookie-mode token is never taken for a store id and the other way round. Issue time, last
+//! activity and the absolute deadline stay in the signed token and are enforced exactly as in
+//! cookie mode; the record's expiry in the store follows them.
+//!
+//! A record holds `@meta` (schema, field order, issue time, user key), one field per struct
+//! field, and `@deadline:<slot>` per set expiring field. See [`crate::store`].
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{LoadStatus, Pending, Reissue, SessionHandle, SessionManager, SetCookie};
+use crate::error::SessionError;
+use crate::rejection::Rejection;
+use crate::schema::{
+    FieldDeadlines, Schema, SchemaRef, SessionData, collect_deadlines, decode_payload,
+};
+use crate::store::fields::split;
+use crate::store::{RecordKey, RecordWrite, SessionId, SessionStore, StoreError, UserSession};
+use crate::token::{SealInput, TokenTimes};
+
+const META: &str = "@meta";
+const DEADLINE: &str = "@deadline:";
+/// The fingerprint of a store-id token's pseudo-schema (version 0).
+const STORE_ID_FINGERPRINT: u32 = 0x5354_4f52;
+
+/// What a record says about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Meta {
+    name: String,
+    version: u32,
+    fingerprint: u32,
+    /// The struct's fields in declaration order.
+    fields: Vec<String>,
+    issued_at: i64,
+    user: Option<String>,
+}
+
+/// The record behind a loaded or saved store-mode session.
+#[derive(Debug)]
+pub(super) struct Stored {
+    id: SessionId,
+    meta: Meta,
+    /// The struct fields' bytes, in `meta.fields` order.
+    fields: Vec<Vec<u8>>,
+    deadlines: Vec<(u8, i64)>,
+    /// Written by an older schema version: the next save rewrites the whole record.
+    rewrite: bool,
+    /// The cookie itself must be re-issued (key rotation, encryption setting, idle push).
+    cookie_due: bool,
+}
+
+impl Stored {
+    pub(super) fn user(&self) -> Option<&str> {
+        self.meta.user.as_deref()
+    }
+}
+
+/// The pseudo-schema store-id tokens are sealed with.
+fn id_schema<T: SessionData>() -> Schema {
+    Schema {
+        name: T::SCHEMA.name,
+        version: 0,
+        fingerprint: STORE_ID_FINGERPRINT,
+    }
+}
+
+fn serialize_error(error: impl std::fmt::Display) -> SessionError {
+    SessionError::Serialize(error.to_string())
+}
+
+fn deadline_field(slot: u8) -> String {
+    format!("{DEADLINE}{slot}")
+}
+
+fn unix(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl SessionManager {
+    /// The server-side store, when sessions are kept in one.
+    pub fn store(&self) -> Option<&dyn SessionStore> {
+        self.inner.config.store.as_deref()
+    }
+
+    fn require_store(&self) -> Result<&dyn SessionStore, StoreError> {
+        self.store().ok_or(StoreError::NoStore)
+    }
+
+    /// When a record written now expires: the idle deadline, capped by the absolute one.
+    fn record_expiry(&self, now: i64, absolute_deadline: i64) -> OffsetDateTime {
+        let idle = self
+            .inner
+            .config
+            .idle_timeout
+            .map_or(absolute_deadline, |idle| {
+                now.saturating_add(idle.whole_seconds())
+            });
+        unix(idle.min(absolute_deadline))
+    }
+
+    pub(super) async fn load_stored<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        values: Vec<&str>,
+        now: i64,
+    ) -> Result<SessionHandle<T>, SessionError> {
+        let cookie = self.inner.config.cookie.cookie_name();
+        let mut first_rejection = None;
+        let mut buf = Vec::new();
+        for value in values {
+            let opened = self.open_id::<T>(value, now, &mut buf);
+            let (id, times, refresh_due, cookie_reissue) = match opened {
+                Ok(opened) => opened,
+                Err(rejection) => {
+                    first_rejection.get_or_insert(rejection);
+                    continue;
+                }
+            };
+            let key = id.record_key();
+            let Some(fields) = store.load(&key).await? else {
+                first_rejection.get_or_insert(Rejection::UnknownSession);
+                continue;
+            };
+            match decode_record::<T>(id, fields, now) {
+                Ok((data, mut stored, fields_expired)) => {
+                    stored.cookie_due = cookie_reissue.is_some() || refresh_due;
+                    let reissue = if stored.rewrite {
+                        Some(Reissue::Migrated)
+                    } else {
+                        cookie_reissue
+                            .or(refresh_due.then_some(Reissue::RefreshDue))
+                            .or(fields_expired.then_some(Reissue::FieldExpired))
+                    };
+                    return Ok(SessionHandle {
+                        data,
+                        status: LoadStatus::Loaded { reissue },
+                        times: Some(times),
+                        loaded: Vec::new(),
+                        loaded_payload: 0..0,
+                        changed: false,
+                        pending: Pending::Nothing,
+                        stored: Some(Box::new(stored)),
+                        user_key: None,
+                    });
+                }
+                Err(rejection) => {
+                    first_rejection.get_or_insert(rejection);
+                }
+            }
+        }
+        Ok(match first_rejection {
+            None => SessionHandle::fresh(LoadStatus::New),
+            Some(rejection) => {
+                rejection.log(cookie);
+                SessionHandle::fresh(LoadStatus::Rejected(rejection))
+            }
+        })
+    }
+
+    /// Opens a store-id token: the id, its times, whether the idle deadline is due for a
+    /// push, and why the cookie itself must be re-issued (key rotation, encryption setting).
+    fn open_id<T: SessionData>(
+        &self,
+        value: &str,
+        now: i64,
+        buf: &mut Vec<u8>,
+    ) -> Result<(SessionId, TokenTimes, bool, Option<Reissue>), Rejection> {
+        let opened = self.inner.codec.open(value, buf)?;
+        let ours = id_schema::<T>();
+        let seen = opened.schema;
+        if seen.name != ours.name || seen.version != 0 || seen.fingerprint != ours.fingerprint {
+            // A cookie-mode token (or another application's): refused like any other schema.
+            return Err(crate::rejection::Rejection::SchemaMismatch(
+                crate::rejection::SchemaMismatch::Version {
+                    name: T::SCHEMA.name,
+                    expected: 0,
+                    seen: seen.version,
+                },
+            ));
+        }
+        let id = SessionId::from_slice(opened.payload).ok_or(Rejection::Undecodable)?;
+        let (refresh_due, _) = self.check_times(&opened.times, now)?;
+        let reissue = if !opened.signed_by_current_key {
+            Some(Reissue::RotatedKey)
+        } else if opened.encrypted != self.inner.codec.encrypts() {
+            Some(Reissue::EncryptionChanged)
+        } else {
+            None
+        };
+        Ok((id, opened.times, refresh_due, reissue))
+    }
+
+    pub(super) async fn save_stored<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        handle: &mut SessionHandle<T>,
+        now: i64,
+    ) -> Result<Option<SetCookie>, SessionError> {
+        match handle.pending {
+            Pending::ReadOnly => return Ok(None),
+            Pending::Logout => {
+                if let Some(stored) = &handle.stored {
+                    let key = stored.id.record_key();
+                    store.delete(&key).await?;
+                    if let Some(user) = stored.user() {
+                        store.index_remove(user, &key).await?;
+                    }
+                }
+                handle.stored = None;
+                handle.times = None;
+                return Ok(Some(self.removal()));
+            }
+            Pending::Nothing | Pending::Renew => {}
+        }
+        let renew = handle.pending == Pending::Renew;
+        let reissue = match handle.status {
+            LoadStatus::Loaded { reissue } => reissue,
+            _ => None,
+        };
+        let user_change = handle
+            .user_key
+            .take()
+            .filter(|user| handle.stored.as_ref().and_then(|s| s.user()) != Some(user.as_str()));
+        if !handle.changed && reissue.is_none() && !renew && user_change.is_none() {
+            return Ok(None);
+        }
+        let deadlines = collect_deadlines(&mut handle.data, now);
+        let fields = split(&handle.data).map_err(serialize_error)?;
+
+        let result = match handle.stored.take() {
+            None => {
+                let empty = !renew && user_change.is_none() && deadlines.is_empty() && {
+                    let whole: Vec<u8> =
+                        fields.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+                    super::is_default_payload::<T>(&whole)?
+                };
+                if empty {
+                    // A new visitor whose session is still empty: no record, no cookie.
+                    return Ok(None);
+                }
+                self.create::<T>(store, handle, fields, deadlines, user_change, None, now)
+                    .await
+            }
+            Some(old) if renew => {
+                let user = user_change.or_else(|| old.meta.user.clone());
+                let result = self
+                    .create::<T>(store, handle, fields, deadlines, user, Some(&old), now)
+                    .await;
+                if result.is_err() {
+                    handle.stored = Some(old);
+                }
+                result
+            }
+            Some(old) if old.rewrite => {
+                let user = user_change.or_else(|| old.meta.user.clone());
+                let times = handle.times.clone();
+                let result = self
+                    .write_record::<T>(
+                        store,
+                        &old.id,
+                        old.meta.issued_at,
+                        times,
+                        &fields,
+                        &deadlines,
+                        user.clone(),
+                        old.meta.user.as_deref(),
+                        now,
+                    )
+                    .await;
+                match result {
+                    Ok(mut stored) => {
+                        stored.cookie_due = old.cookie_due;
+                        handle.stored = Some(Box::new(stored));
+                        self.cookie_after_update(handle, now)
+                    }
+                    Err(error) => {
+                        handle.stored = Some(old);
+                        Err(error)
+                    }
+                }
+            }
+            Some(mut old) => {
+                let result = self
+                    .update::<T>(
+                        store,
+                        &mut old,
+                        handle,
+                        &fields,
+                        &deadlines,
+                        user_change,
+                        reissue,
+                        now,
+                    )
+                    .await;
+                match result {
+                    Ok(true) => {
+                        handle.stored = Some(old);
+                        self.cookie_after_update(handle, now)
+                    }
+                    Ok(false) => {
+                        tracing::warn!(
+                            target: "session",
+                            cookie = self.inner.config.cookie.cookie_name(),
+                            "the session ended (logout, renewal elsewhere or expiry) while this request ran; its changes were dropped"
+                        );
+                        handle.times = None;
+                        Ok(Some(self.removal()))
+                    }
+                    Err(error) => {
+                        handle.stored = Some(old);
+                        Err(error)
+                    }
+                }
+            }
+        };
+        if result.is_ok() {
+            handle.changed = false;
+            handle.pending = Pending::Nothing;
+            handle.status = LoadStatus::Loaded { reissue: None };
+        }
+        result
+    }
+
+    /// Writes the session as a new record under a fresh id (new session, or renewal of `old`,
+    /// whose record is then deleted) and answers the cookie that carries the id.
+    #[allow(clippy::too_many_arguments)]
+    async fn create<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        handle: &mut SessionHandle<T>,
+        fields: Vec<(&'static str, Vec<u8>)>,
+        deadlines: Vec<(u8, i64)>,
+        user: Option<String>,
+        old: Option<&Stored>,
+        now: i64,
+    ) -> Result<Option<SetCookie>, SessionError> {
+        let id = SessionId::random().map_err(|e| SessionError::Rng(e.to_string()))?;
+        let absolute = now.saturating_add(self.inner.config.absolute_timeout.whole_seconds());
+        let times = TokenTimes {
+            issued_at: now,
+            last_active: now,
+            absolute_deadline: absolute,
+            field_deadlines: Vec::new(),
+        };
+        let stored = self
+            .write_record::<T>(
+                store,
+                &id,
+                now,
+                Some(times.clone()),
+                &fields,
+                &deadlines,
+                user,
+                None,
+                now,
+            )
+            .await?;
+        if let Some(old) = old {
+            // The pre-renewal id must die, or a fixated or stolen cookie would live on.
+            let old_key = old.id.record_key();
+            store.delete(&old_key).await?;
+            if let Some(user) = old.user() {
+                store.index_remove(user, &old_key).await?;
+            }
+        }
+        let set_cookie = self.seal_id::<T>(&id, &times)?;
+        handle.stored = Some(Box::new(stored));
+        handle.times = Some(times);
+        Ok(Some(set_cookie))
+    }
+
+    /// Writes a whole record (replacing what the key held) and keeps the user index in step.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_record<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        id: &SessionId,
+        issued_at: i64,
+        times: Option<TokenTimes>,
+        fields: &[(&'static str, Vec<u8>)],
+        deadlines: &[(u8, i64)],
+        user: Option<String>,
+        previous_user: Option<&str>,
+        now: i64,
+    ) -> Result<Stored, SessionError> {
+        let absolute = times.as_ref().map_or_else(
+            || now.saturating_add(self.inner.config.absolute_timeout.whole_seconds()),
+            |t| t.absolute_deadline,
+        );
+        let meta = Meta {
+            name: T::SCHEMA.name.to_owned(),
+            version: T::SCHEMA.version,
+            fingerprint: T::SCHEMA.fingerprint,
+            fields: fields.iter().map(|(name, _)| (*name).to_owned()).collect(),
+            issued_at,
+            user,
+        };
+        let meta_bytes = postcard::to_allocvec(&meta).map_err(serialize_error)?;
+        let deadline_names: Vec<String> = deadlines
+            .iter()
+            .map(|(slot, _)| deadline_field(*slot))
+            .collect();
+        let deadline_bytes: Vec<Vec<u8>> = deadlines
+            .iter()
+            .map(|(_, deadline)| postcard::to_allocvec(deadline))
+            .collect::<Result<_, _>>()
+            .map_err(serialize_error)?;
+        let mut set: Vec<(&str, &[u8])> = Vec::with_capacity(1 + fields.len() + deadlines.len());
+        set.push((META, &meta_bytes));
+        set.extend(fields.iter().map(|(name, bytes)| (*name, bytes.as_slice())));
+        set.extend(
+            deadline_names
+                .iter()
+                .map(String::as_str)
+                .zip(deadline_bytes.iter().map(Vec::as_slice)),
+        );
+        let key = id.record_key();
+        let expires_at = self.record_expiry(now, absolute);
+        store
+            .save(
+                &key,
+                RecordWrite {
+                    create: true,
+                    set: &set,
+                    remove: &[],
+                    expires_at,
+                },
+            )
+            .await?;
+        if let Some(previous) = previous_user
+            && meta.user.as_deref() != Some(previous)
+        {
+            store.index_remove(previous, &key).await?;
+        }
+        if let Some(user) = &meta.user {
+            store.index_add(user, &key, unix(absolute)).await?;
+        }
+        Ok(Stored {
+            id: id.clone(),
+            meta,
+            fields: fields.iter().map(|(_, bytes)| bytes.clone()).collect(),
+            deadlines: deadlines.to_vec(),
+            rewrite: false,
+            cookie_due: false,
+        })
+    }
+
+    /// Writes the fields (and deadlines, and user key) that differ from the record as loaded.
+    /// `Ok(false)`: the record no longer exists.
+    #[allow(clippy::too_many_arguments)]
+    async fn update<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        old: &mut Stored,
+        handle: &SessionHandle<T>,
+        fields: &[(&'static str, Vec<u8>)],
+        deadlines: &[(u8, i64)],
+        user_change: Option<String>,
+        reissue: Option<Reissue>,
+        now: i64,
+    ) -> Result<bool, SessionError> {
+        let changed: Vec<usize> = fields
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, bytes))| old.fields.get(*i) != Some(bytes))
+            .map(|(i, _)| i)
+            .collect();
+        let set_deadlines: Vec<(String, Vec<u8>)> = deadlines
+            .iter()
+            .filter(|d| !old.deadlines.contains(d))
+            .map(|(slot, deadline)| {
+                postcard::to_allocvec(deadline).map(|bytes| (deadline_field(*slot), bytes))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(serialize_error)?;
+        let removed: Vec<String> = old
+            .deadlines
+            .iter()
+            .filter(|(slot, _)| !deadlines.iter().any(|(s, _)| s == slot))
+            .map(|(slot, _)| deadline_field(*slot))
+            .collect();
+        let mut meta = None;
+        if let Some(user) = &user_change {
+            let mut new_meta = old.meta.clone();
+            new_meta.user = Some(user.clone());
+            meta = Some((
+                postcard::to_allocvec(&new_meta).map_err(serialize_error)?,
+                new_meta,
+            ));
+        }
+        let nothing_to_write =
+            changed.is_empty() && set_deadlines.is_empty() && removed.is_empty() && meta.is_none();
+        if nothing_to_write && reissue.is_none() {
+            return Ok(true);
+        }
+        let mut set: Vec<(&str, &[u8])> = changed
+            .iter()
+            .map(|&i| (fields[i].0, fields[i].1.as_slice()))
+            .collect();
+        set.extend(
+            set_deadlines
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice())),
+        );
+        if let Some((bytes, _)) = &meta {
+            set.push((META, bytes));
+        }
+        let remove: Vec<&str> = removed.iter().map(String::as_str).collect();
+        let absolute = handle
+            .times
+            .as_ref()
+            .map_or(now, |times| times.absolute_deadline);
+        let key = old.id.record_key();
+        let written = store
+            .save(
+                &key,
+                RecordWrite {
+                    create: false,
+                    set: &set,
+                    remove: &remove,
+                    expires_at: self.record_expiry(now, absolute),
+                },
+            )
+            .await?;
+        if !written {
+            return Ok(false);
+        }
+        if let Some((_, new_meta)) = meta {
+            if let Some(previous) = &old.meta.user {
+                store.index_remove(previous, &key).await?;
+            }
+            if let Some(user) = &new_meta.user {
+                store.index_add(user, &key, unix(absolute)).await?;
+            }
+            old.meta = new_meta;
+        }
+        for i in changed {
+            if let Some(slot) = old.fields.get_mut(i) {
+                slot.clone_from(&fields[i].1);
+            }
+        }
+        old.deadlines = deadlines.to_vec();
+        Ok(true)
+    }
+
+    /// After an update in place: a new cookie only when the cookie itself must change (key
+    /// rotation, encryption setting, idle deadline push).
+    fn cookie_after_update<T: SessionData>(
+        &self,
+        handle: &mut SessionHandle<T>,
+        now: i64,
+    ) -> Result<Option<SetCookie>, SessionError> {
+        let (Some(stored), Some(old_times)) = (&mut handle.stored, &handle.times) else {
+            return Ok(None);
+        };
+        if !std::mem::take(&mut stored.cookie_due) {
+            return Ok(None);
+        }
+        let times = TokenTimes {
+            issued_at: old_times.issued_at,
+            last_active: now,
+            absolute_deadline: old_times.absolute_deadline,
+            field_deadlines: Vec::new(),
+        };
+        let set_cookie = self.seal_id::<T>(&stored.id, &times)?;
+        handle.times = Some(times);
+        Ok(Some(set_cookie))
+    }
+
+    fn seal_id<T: SessionData>(
+        &self,
+        id: &SessionId,
+        times: &TokenTimes,
+    ) -> Result<SetCookie, SessionError> {
+        let token = self.inner.codec.seal(&SealInput {
+            schema: &id_schema::<T>(),
+            times,
+            payload: id.as_bytes(),
+        })?;
+        self.set_cookie(&token)
+    }
+
+    /// Store mode: the live sessions of `user` (see [`SessionHandle::set_user_key`]), for an
+    /// "active sessions" page. Index entries whose record is gone are dropped on the way.
+    ///
+    /// # Errors
+    /// [`StoreError::NoStore`] in cookie mode; the store's error otherwise.
+    pub async fn user_sessions(&self, user: &str) -> Result<Vec<UserSession>, StoreError> {
+        let store = self.require_store()?;
+        let mut sessions = Vec::new();
+        for key in store.index_members(user).await? {
+            let meta = match store.load(&key).await? {
+                Some(fields) => fields
+                    .iter()
+                    .find(|(name, _)| name == META)
+                    .and_then(|(_, bytes)| postcard::from_bytes::<Meta>(bytes).ok()),
+                None => None,
+            };
+            match meta {
+                Some(meta) if meta.user.as_deref() == Some(user) => sessions.push(UserSession {
+                    key,
+                    issued_at: unix(meta.issued_at),
+                }),
+                _ => store.index_remove(user, &key).await?,
+            }
+        }
+        sessions.sort_by_key(|s| s.issued_at);
+        Ok(sessions)
+    }
+
+    /// Store mode: ends every session of `user` ("log out everywhere": after a password
+    /// change, when an account is disabled). Their cookies are refused from the next request
+    /// on. Answers how many sessions were ended.
+    ///
+    /// # Errors
+    /// [`StoreError::NoStore`] in cookie mode; the store's error otherwise (some sessions may
+    /// have ended; calling again finishes the job).
+    pub async fn end_user_sessions(&self, user: &str) -> Result<usize, StoreError> {
+        let store = self.require_store()?;
+        let keys = store.index_members(user).await?;
+        for key in &keys {
+            store.delete(key).await?;
+            store.index_remove(user, key).await?;
+        }
+        Ok(keys.len())
+    }
+
+    /// Store mode: ends one session, as listed by [`user_sessions`](Self::user_sessions).
+    ///
+    /// # Errors
+    /// [`StoreError::NoStore`] in cookie mode; the store's error otherwise.
+    pub async fn end_session(&self, key: &RecordKey) -> Result<(), StoreError> {
+        self.require_store()?.delete(key).await
+    }
+}
+
+/// Reads a record as `T`: schema checks and migrations as for a cookie payload, then expired
+/// fields dropped. Answers whether any field expired.
+fn decode_record<T: SessionData>(
+    id: SessionId,
+    mut fields: Vec<(String, Vec<u8>)>,
+    now: i64,
+) -> Result<(T, Stored, bool), Rejection> {
+    let meta: Meta = fields
+        .iter()
+        .find(|(name, _)| name == META)
+        .and_then(|(_, bytes)| postcard::from_bytes(bytes).ok())
+        .ok_or(Rejection::Undecodable)?;
+    let mut deadlines: Vec<(u8, i64)> = Vec::new();
+    for (name, bytes) in &fields {
+        if let Some(slot) = name.strip_prefix(DEADLINE) {
+            let slot = slot.parse().map_err(|_| Rejection::Undecodable)?;
+            let deadline = postcard::from_bytes(bytes).map_err(|_| Rejection::Undecodable)?;
+            deadlines.push((slot, deadline));
+        }
+    }
+    // The struct fields in declaration order; a missing one makes the record undecodable.
+    let mut ordered = Vec::with_capacity(meta.fields.len());
+    for name in &meta.fields {
+        let at = fields
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or(Rejection::Undecodable)?;
+        ordered.push(fields.swap_remove(at).1);
+    }
+    let payload: Vec<u8> = ordered.concat();
+    let seen = SchemaRef {
+        name: &meta.name,
+        version: meta.version,
+        fingerprint: meta.fingerprint,
+    };
+    let field_deadlines = FieldDeadlines {
+        deadlines: &deadlines,
+        now,
+    };
+    let (data, effects) = decode_payload::<T>(seen, &payload, &field_deadlines)?;
+    // All deadlines as stored, so the next write removes those of dropped fields.
+    Ok((
+        data,
+        Stored {
+            id,
+            meta,
+            fields: ordered,
+            deadlines,
+            rewrite: effects.migrated,
+            cookie_due: false,
+        },
+        effects.fields_expired,
+    ))
+}

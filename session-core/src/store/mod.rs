@@ -1,0 +1,316 @@
+//! Server-side session stores.
+//!
+//! In store mode the cookie carries only a signed, random 256-bit session id; the data lives
+//! in a [`SessionStore`]. Pick it when sessions outgrow a cookie, when logout must revoke a
+//! copied cookie, or when several app servers share sessions:
+//!
+//! ```
+//! # #[cfg(feature = "memory-store")] {
+//! use std::sync::Arc;
+//! use session_core::{Keyring, SessionConfig};
+//! use session_core::store::MemoryStore;
+//!
+//! let config = SessionConfig::new(Keyring::ephemeral_for_development())
+//!     .store(Arc::new(MemoryStore::new(100_000)));
+//! # }
+//! ```
+//!
+//! # Records
+//! A record is a set of named byte fields under a [`RecordKey`]: one field per field of the
+//! session struct (its [postcard] encoding), plus bookkeeping fields whose names start with
+//! `@` (schema and issue time in `@meta`, the deadline of each expiring field in
+//! `@deadline:<slot>`). Requests write only the fields they changed, so two concurrent
+//! requests that change *different* fields both keep their change. When both change the
+//! *same* field, the last write wins for that field.
+//!
+//! The store never sees the session id itself: a [`RecordKey`] is the SHA-256 of the id, so a
+//! copy of the store's contents does not yield cookie values.
+//!
+//! # Bringing your own backend
+//! Implement the three required methods of [`SessionStore`]; its documentation has a complete
+//! example. The optional per-user index ("log out everywhere") has default methods that
+//! answer [`StoreError::Unsupported`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+pub(crate) mod fields;
+#[cfg(feature = "memory-store")]
+mod memory;
+#[cfg(feature = "redis-store")]
+mod redis;
+
+#[cfg(feature = "memory-store")]
+pub use self::memory::MemoryStore;
+#[cfg(feature = "redis-store")]
+pub use self::redis::RedisStore;
+
+/// The future a [`SessionStore`] method returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The fields of one record, as `(name, bytes)` pairs in no particular order.
+pub type Fields = Vec<(String, Vec<u8>)>;
+
+/// The secret id of one session, carried (signed) in the cookie. 256 bits from the operating
+/// system's random number generator. Its `Debug` output is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionId([u8; 32]);
+
+impl SessionId {
+    /// A fresh random id.
+    ///
+    /// # Errors
+    /// The operating system's random number generator failed.
+    pub fn random() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes)?;
+        Ok(Self(bytes))
+    }
+
+    pub(crate) fn from_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key of this session's record in the store.
+    pub fn record_key(&self) -> RecordKey {
+        RecordKey(Sha256::digest(self.0).into())
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(<redacted>)")
+    }
+}
+
+/// Where a session's record lives in a store: the SHA-256 of the session id. Stores use
+/// [`RecordKey::to_hex`] (64 characters) in their own key names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordKey([u8; 32]);
+
+impl RecordKey {
+    /// The key as 64 lowercase hexadecimal digits.
+    pub fn to_hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+            out.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+        }
+        out
+    }
+
+    /// Parses 64 hexadecimal digits, as written by [`to_hex`](Self::to_hex).
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+
+    /// The raw 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordKey({})", &self.to_hex()[..12])
+    }
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// One write to a record.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordWrite<'a> {
+    /// `true`: the record is created, replacing whatever was stored under the key.
+    /// `false`: the record is updated only if it still exists (a concurrent logout or expiry
+    /// must not bring it back); [`SessionStore::save`] answers `false` when it did not.
+    pub create: bool,
+    /// Fields to set.
+    pub set: &'a [(&'a str, &'a [u8])],
+    /// Fields to remove.
+    pub remove: &'a [&'a str],
+    /// When the whole record expires. Every write sets it (a write with no fields only pushes
+    /// the expiry).
+    pub expires_at: OffsetDateTime,
+}
+
+/// Why a store operation failed. Adapters answer `503 Service Unavailable`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend could not be reached or answered with an error.
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend holds data this library did not write.
+    #[error("the session store returned data it cannot read: {0}")]
+    Corrupt(String),
+    /// The store does not implement an optional operation.
+    #[error("this session store does not support {0}")]
+    Unsupported(&'static str),
+    /// No store is configured (cookie mode) for an operation that needs one.
+    #[error(
+        "no session store is configured: sessions live in cookies; use SessionConfig::store to keep them server-side"
+    )]
+    NoStore,
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(Box::new(error))
+    }
+}
+
+/// A backend that keeps session records.
+///
+/// Object safe: configurations hold an `Arc<dyn SessionStore>`. Methods return boxed futures
+/// (`Box::pin(async move { ... })`).
+///
+/// A store must:
+/// - answer `None` from [`load`](Self::load) once a record's `expires_at` has passed (the
+///   backend's own expiry, or a check on read);
+/// - apply one [`RecordWrite`] all at once or not at all;
+/// - on an update (`create == false`) of a record that no longer exists, write nothing and
+///   answer `false`.
+///
+/// A complete store over a `HashMap` (for illustration: it never evicts, so prefer
+/// [`MemoryStore`](crate::store) in real use):
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use session_core::store::{Fields, RecordKey, RecordWrite, SessionStore, StoreFuture};
+/// use time::OffsetDateTime;
+///
+/// #[derive(Debug, Default)]
+/// struct MapStore(Mutex<HashMap<RecordKey, (HashMap<String, Vec<u8>>, OffsetDateTime)>>);
+///
+/// impl SessionStore for MapStore {
+///     fn load<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>> {
+///         Box::pin(async move {
+///             let map = self.0.lock().unwrap();
+///             Ok(map.get(key).filter(|(_, exp)| *exp > OffsetDateTime::now_utc()).map(
+///                 |(fields, _)| fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+///             ))
+///         })
+///     }
+///
+///     fn save<'a>(&'a self, key: &'a RecordKey, write: RecordWrite<'a>) -> StoreFuture<'a, bool> {
+///         Box::pin(async move {
+///             let mut map = self.0.lock().unwrap();
+///             let now = OffsetDateTime::now_utc();
+///             if write.create {
+///                 map.insert(*key, (HashMap::new(), write.expires_at));
+///             }
+///             let Some((fields, expires_at)) = map.get_mut(key).filter(|(_, e)| *e > now) else {
+///                 return Ok(false);
+///             };
+///             for (name, bytes) in write.set {
+///                 fields.insert(name.to_string(), bytes.to_vec());
+///             }
+///             for name in write.remove {
+///                 fields.remove(*name);
+///             }
+///             *expires_at = write.expires_at;
+///             Ok(true)
+///         })
+///     }
+///
+///     fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, ()> {
+///         Box::pin(async move {
+///             self.0.lock().unwrap().remove(key);
+///             Ok(())
+///         })
+///     }
+/// }
+///
+/// // Use it like any store:
+/// use std::sync::Arc;
+/// use session_core::{Keyring, SessionConfig};
+/// let config = SessionConfig::new(Keyring::ephemeral_for_development())
+///     .store(Arc::new(MapStore::default()));
+/// ```
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// The record's fields, or `None` when there is no live record under `key`.
+    fn load<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>>;
+
+    /// Applies `write` to the record under `key`, all at once. Answers `false` when an update
+    /// (`write.create == false`) found no record and wrote nothing.
+    fn save<'a>(&'a self, key: &'a RecordKey, write: RecordWrite<'a>) -> StoreFuture<'a, bool>;
+
+    /// Removes the record under `key`, if any.
+    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, ()>;
+
+    /// Adds `key` to the sessions of `user`, keeping the entry at least until `expires_at`.
+    /// The default answers [`StoreError::Unsupported`].
+    fn index_add<'a>(
+        &'a self,
+        user: &'a str,
+        key: &'a RecordKey,
+        expires_at: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        let _ = (user, key, expires_at);
+        Box::pin(async { Err(StoreError::Unsupported("a per-user session index")) })
+    }
+
+    /// Removes `key` from the sessions of `user`. The default answers
+    /// [`StoreError::Unsupported`].
+    fn index_remove<'a>(&'a self, user: &'a str, key: &'a RecordKey) -> StoreFuture<'a, ()> {
+        let _ = (user, key);
+        Box::pin(async { Err(StoreError::Unsupported("a per-user session index")) })
+    }
+
+    /// The sessions recorded for `user` (possibly including records that expired since).
+    /// The default answers [`StoreError::Unsupported`].
+    fn index_members<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<RecordKey>> {
+        let _ = user;
+        Box::pin(async { Err(StoreError::Unsupported("a per-user session index")) })
+    }
+}
+
+/// One of a user's sessions, as listed by
+/// [`SessionManager::user_sessions`](crate::SessionManager::user_sessions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserSession {
+    /// Where the record lives; pass it to
+    /// [`SessionManager::end_session`](crate::SessionManager::end_session).
+    pub key: RecordKey,
+    /// When the session was issued (at login, when the app renews).
+    pub issued_at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_keys_round_trip_through_hex_and_hide_the_id() {
+        let id = SessionId::random().expect("rng");
+        let key = id.record_key();
+        assert_eq!(RecordKey::from_hex(&key.to_hex()), Some(key));
+        assert_ne!(&key.0, id.as_bytes());
+        assert_eq!(format!("{id:?}"), "SessionId(<redacted>)");
+        assert_eq!(RecordKey::from_hex("zz"), None);
+        assert_eq!(RecordKey::from_hex(&"é".repeat(32)), None);
+    }
+}

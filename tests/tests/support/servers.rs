@@ -1,0 +1,154 @@
+//! Real `redis-server` and `memcached` processes for the store tests, each on a free loopback
+//! port, stopped when dropped.
+//!
+//! When a binary is missing the tests that need it are skipped with a message on stderr;
+//! with `CI=true` a missing binary fails the run instead (`.ci/run` installs both).
+
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Which server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Redis,
+    Memcached,
+}
+
+impl Kind {
+    fn binary(self) -> &'static str {
+        match self {
+            Self::Redis => "redis-server",
+            Self::Memcached => "memcached",
+        }
+    }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub(crate) struct Server {
+    kind: Kind,
+    child: Option<Child>,
+    pub(crate) port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn installed(binary: &str) -> bool {
+    Command::new(binary)
+        .arg(if binary == "memcached" {
+            "-V"
+        } else {
+            "--version"
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Starts a server, or answers `None` (after saying why on stderr) when its binary is not
+/// installed and this is not CI.
+pub(crate) fn start(kind: Kind) -> Option<Server> {
+    let binary = kind.binary();
+    if !installed(binary) {
+        let message = format!(
+            "{binary} is not installed (apt-get install {}); the tests that need it are skipped",
+            if kind == Kind::Redis {
+                "redis-server"
+            } else {
+                "memcached"
+            }
+        );
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: {message}"
+        );
+        eprintln!("skipping: {message}");
+        return None;
+    }
+    let mut server = Server {
+        kind,
+        child: None,
+        port: free_port(),
+    };
+    server.restart();
+    Some(server)
+}
+
+impl Server {
+    /// `redis://127.0.0.1:PORT` or `127.0.0.1:PORT`.
+    pub(crate) fn url(&self) -> String {
+        match self.kind {
+            Kind::Redis => format!("redis://127.0.0.1:{}", self.port),
+            Kind::Memcached => format!("127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// Kills the server (SIGKILL: no goodbye to clients).
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again) on the same port, empty, and waits until it accepts connections.
+    pub(crate) fn restart(&mut self) {
+        self.kill();
+        let port = self.port.to_string();
+        let mut command = Command::new(self.kind.binary());
+        match self.kind {
+            Kind::Redis => command.args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "yes",
+            ]),
+            Kind::Memcached => command.args(["-l", "127.0.0.1", "-p", &port, "-U", "0"]),
+        };
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "{:?} did not start", self.kind);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One runtime for the stores' connections, shared by every app and test of the binary (the
+/// Redis connection manager keeps a task on the runtime that created it).
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
