@@ -1,10 +1,12 @@
 //! A complete session adapter for bare [hyper](https://docs.rs/hyper) 1, as a model for wiring
 //! any other framework (see docs/adapters.md). Everything an adapter does is here:
 //!
-//! 1. hand the request's `Cookie` header values to [`SessionManager::load`];
+//! 1. hand the request's `Cookie` header values to [`SessionManager::load`] (an error only in
+//!    store mode, when the store is down: answer its status, 503);
 //! 2. let the handler read and change the typed [`SessionHandle`];
 //! 3. pass the handle to [`SessionManager::save`] and send the `Set-Cookie` it returns (with
-//!    `Cache-Control: no-store`), or a 500 if the session cannot be saved;
+//!    `Cache-Control: no-store`), or the error's status (503 store down, 500 otherwise) if
+//!    the session cannot be saved;
 //! 4. warn once when a Secure cookie answers plain HTTP from a non-localhost host.
 //!
 //! Signing, expiry, rotation, schema checks and logging of refused cookies all stay in
@@ -45,7 +47,13 @@ where
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok());
-    let session = manager.load::<T>(cookies).await;
+    let session = match manager.load::<T>(cookies).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::error!(target: "session", %error, "session not loaded");
+            return failure(&error);
+        }
+    };
 
     let (mut response, mut session) = handler(request, session).await;
 
@@ -65,11 +73,22 @@ where
         }
         Err(error) => {
             tracing::error!(target: "session", %error, "session not saved");
-            let mut failed =
-                Response::new(Full::new(Bytes::from_static(b"session could not be saved")));
-            *failed.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            return failed;
+            return failure(&error);
         }
     }
     response
+}
+
+/// The answer when the session cannot be loaded or saved.
+fn failure(error: &session_core::SessionError) -> Response<Full<Bytes>> {
+    let status =
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+        session_core::STORE_UNAVAILABLE
+    } else {
+        "session could not be saved"
+    };
+    let mut failed = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *failed.status_mut() = status;
+    failed
 }

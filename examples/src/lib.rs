@@ -14,6 +14,7 @@ pub mod hyper_adapter;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use session_core::store::{MemoryStore, RedisStore};
 use session_core::{Expiring, Flash, Keyring, SessionConfig, SessionData};
 use time::Duration;
 
@@ -50,6 +51,44 @@ pub struct DemoSettings {
     pub session: SessionConfig,
     /// The address to listen on (`127.0.0.1:$PORT`, default port 3000).
     pub addr: std::net::SocketAddr,
+    /// Where sessions live (`SESSION_STORE`).
+    pub store: StoreChoice,
+}
+
+/// The value of `SESSION_STORE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// `cookie` (the default): the whole session in a signed cookie.
+    Cookie,
+    /// `memory`: in this process (lost on restart).
+    Memory,
+    /// `redis://host:port`: in Redis (survives restarts of the demo).
+    Redis(String),
+}
+
+impl DemoSettings {
+    /// The session settings with the chosen store attached; connects to Redis. Call it on
+    /// the runtime that serves requests.
+    ///
+    /// # Errors
+    /// Redis cannot be reached: a message naming `SESSION_STORE`.
+    pub async fn session_config(&self) -> Result<SessionConfig, String> {
+        let config = self.session.clone();
+        Ok(match &self.store {
+            StoreChoice::Cookie => config,
+            StoreChoice::Memory => config.store(std::sync::Arc::new(MemoryStore::default())),
+            StoreChoice::Redis(url) => {
+                let store = RedisStore::connect(url, std::time::Duration::from_secs(2))
+                    .await
+                    .map_err(|e| {
+                        format!(
+                            "SESSION_STORE={url}: {e}; start Redis there or use SESSION_STORE=cookie"
+                        )
+                    })?;
+                config.store(std::sync::Arc::new(store))
+            }
+        })
+    }
 }
 
 /// Reads `SESSION_KEYS`, `SESSION_STORE`, `SESSION_IDLE_TIMEOUT_SECS`,
@@ -63,14 +102,18 @@ pub fn settings_from_env() -> Result<DemoSettings, String> {
         Err(session_core::KeyringError::MissingVar { .. }) => Keyring::ephemeral_for_development(),
         Err(error) => return Err(error.to_string()),
     };
-    match std::env::var("SESSION_STORE").as_deref() {
-        Err(_) | Ok("cookie") => {}
+    let store = match std::env::var("SESSION_STORE").as_deref() {
+        Err(_) | Ok("" | "cookie") => StoreChoice::Cookie,
+        Ok("memory") => StoreChoice::Memory,
+        Ok(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            StoreChoice::Redis(url.to_owned())
+        }
         Ok(other) => {
             return Err(format!(
-                "SESSION_STORE={other:?} is not available in this build; use SESSION_STORE=cookie (the default)"
+                "SESSION_STORE={other:?} is not a store: use cookie (the default), memory, or a redis://host:port URL"
             ));
         }
-    }
+    };
     let seconds = |var: &str, default: i64| -> Result<Duration, String> {
         match std::env::var(var) {
             Err(_) => Ok(Duration::seconds(default)),
@@ -106,6 +149,7 @@ pub fn settings_from_env() -> Result<DemoSettings, String> {
     Ok(DemoSettings {
         session,
         addr: ([127, 0, 0, 1], port).into(),
+        store,
     })
 }
 
@@ -132,7 +176,8 @@ pub fn credentials_valid(form: &LoginForm) -> bool {
     user_ok & password_ok
 }
 
-/// Logs `user` in: the caller has renewed the session already.
+/// Logs `user` in: the caller has renewed the session (a fresh id in store mode) and
+/// recorded the user key (for "log out everywhere") already.
 pub fn log_in(session: &mut AppSession, user: &str) {
     session.user = Some(user.to_owned());
     session.visits = 0;

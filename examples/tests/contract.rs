@@ -5,6 +5,9 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/tests/support/servers.rs"]
+mod servers;
+
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
@@ -36,10 +39,14 @@ fn free_port() -> u16 {
 }
 
 fn start(name: &'static str, binary: &str, keys: &str) -> Demo {
-    let port = free_port();
+    start_with(name, binary, keys, "cookie", free_port())
+}
+
+fn start_with(name: &'static str, binary: &str, keys: &str, store: &str, port: u16) -> Demo {
     let child = Command::new(binary)
         .env("PORT", port.to_string())
         .env("SESSION_KEYS", keys)
+        .env("SESSION_STORE", store)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -76,6 +83,14 @@ struct Reply {
 }
 
 impl Reply {
+    /// The cookie this reply set, or `previous` (store mode changes the record, not the
+    /// cookie).
+    fn cookie_or(&self, previous: &str) -> String {
+        match self.set_cookie {
+            Some(_) => self.cookie(),
+            None => previous.to_owned(),
+        }
+    }
     fn cookie(&self) -> String {
         self.set_cookie
             .as_deref()
@@ -148,9 +163,47 @@ async fn log_in(demo: &Demo) -> String {
 async fn every_demo_follows_the_contract() {
     let keys = keys();
     for (name, binary) in DEMOS {
-        let demo = start(name, binary, &keys);
+        contract(&start(name, binary, &keys), false).await;
+    }
+}
 
-        let home = call(&demo, "GET", "/", None, None).await;
+#[tokio::test]
+async fn every_demo_follows_the_contract_with_sessions_in_memory_and_in_redis() {
+    let keys = keys();
+    let redis = servers::start(servers::Kind::Redis);
+    let mut stores = vec!["memory".to_owned()];
+    stores.extend(redis.as_ref().map(servers::Server::url));
+    for store in &stores {
+        for (name, binary) in DEMOS {
+            contract(&start_with(name, binary, &keys, store, free_port()), true).await;
+        }
+    }
+}
+
+/// A Redis session outlives the demo process: stop it, start it again, still logged in.
+#[tokio::test]
+async fn a_redis_session_survives_a_restart_of_the_demo() {
+    let Some(redis) = servers::start(servers::Kind::Redis) else {
+        return;
+    };
+    let keys = keys();
+    for (name, binary) in DEMOS {
+        let port = free_port();
+        let demo = start_with(name, binary, &keys, &redis.url(), port);
+        let cookie = log_in(&demo).await;
+        drop(demo);
+        let again = start_with(name, binary, &keys, &redis.url(), port);
+        let me = call(&again, "GET", "/api/me", Some(&cookie), None).await;
+        assert_eq!(me.status, StatusCode::OK, "{name}: {}", me.body);
+        assert_eq!(me.json()["user"], "alice", "{name}");
+    }
+}
+
+/// The contract of DESIGN.md; `stored`: sessions live in a server-side store.
+async fn contract(demo: &Demo, stored: bool) {
+    let name = demo.name;
+    {
+        let home = call(demo, "GET", "/", None, None).await;
         assert_eq!(home.status, StatusCode::OK, "{name}");
         assert!(
             home.body.contains("id=\"login-form\""),
@@ -162,7 +215,7 @@ async fn every_demo_follows_the_contract() {
         );
 
         let wrong = call(
-            &demo,
+            demo,
             "POST",
             "/login",
             None,
@@ -173,24 +226,24 @@ async fn every_demo_follows_the_contract() {
         assert!(wrong.body.contains("Wrong user name or password"), "{name}");
         assert!(wrong.set_cookie.is_none(), "{name}: nobody logged in");
 
-        let cookie = log_in(&demo).await;
-        let first = call(&demo, "GET", "/api/me", Some(&cookie), None).await;
+        let cookie = log_in(demo).await;
+        let first = call(demo, "GET", "/api/me", Some(&cookie), None).await;
         assert_eq!(first.status, StatusCode::OK, "{name}");
         assert_eq!(
             first.json(),
             json!({"user": "alice", "visits": 1, "flash": "Welcome, alice", "sudo": true}),
             "{name}"
         );
-        let cookie = first.cookie();
-        let second = call(&demo, "GET", "/api/me", Some(&cookie), None).await;
+        let cookie = first.cookie_or(&cookie);
+        let second = call(demo, "GET", "/api/me", Some(&cookie), None).await;
         assert_eq!(
             second.json(),
             json!({"user": "alice", "visits": 2, "flash": null, "sudo": true}),
             "{name}"
         );
-        let cookie = second.cookie();
+        let cookie = second.cookie_or(&cookie);
 
-        let peek = call(&demo, "GET", "/api/peek", Some(&cookie), None).await;
+        let peek = call(demo, "GET", "/api/peek", Some(&cookie), None).await;
         assert_eq!(
             (peek.status, peek.json()),
             (StatusCode::OK, json!({"user": "alice"})),
@@ -201,7 +254,7 @@ async fn every_demo_follows_the_contract() {
             "{name}: peek sends no Set-Cookie"
         );
 
-        let page = call(&demo, "GET", "/", Some(&cookie), None).await;
+        let page = call(demo, "GET", "/", Some(&cookie), None).await;
         assert!(
             page.body.contains("Hello, alice") && page.body.contains("id=\"logout\""),
             "{name}"
@@ -212,17 +265,17 @@ async fn every_demo_follows_the_contract() {
             Some(format!("{cookie}x")),
             Some("session=garbage".to_owned()),
         ] {
-            let me = call(&demo, "GET", "/api/me", anonymous.as_deref(), None).await;
+            let me = call(demo, "GET", "/api/me", anonymous.as_deref(), None).await;
             assert_eq!(
                 (me.status, me.json()),
                 (StatusCode::UNAUTHORIZED, json!({"user": null})),
                 "{name}"
             );
-            let peek = call(&demo, "GET", "/api/peek", anonymous.as_deref(), None).await;
+            let peek = call(demo, "GET", "/api/peek", anonymous.as_deref(), None).await;
             assert_eq!(peek.status, StatusCode::UNAUTHORIZED, "{name}");
         }
 
-        let logout = call(&demo, "POST", "/logout", Some(&cookie), None).await;
+        let logout = call(demo, "POST", "/logout", Some(&cookie), None).await;
         assert_eq!(
             (logout.status, logout.location.as_deref()),
             (StatusCode::SEE_OTHER, Some("/")),
@@ -235,6 +288,14 @@ async fn every_demo_follows_the_contract() {
                 .is_some_and(|c| c.contains("Max-Age=0")),
             "{name}: removal cookie"
         );
+        if stored {
+            let replay = call(demo, "GET", "/api/me", Some(&cookie), None).await;
+            assert_eq!(
+                replay.status,
+                StatusCode::UNAUTHORIZED,
+                "{name}: a cookie copied before logout is refused"
+            );
+        }
     }
 }
 

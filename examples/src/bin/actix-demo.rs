@@ -25,6 +25,7 @@ async fn home(mut session: Session<AppSession>) -> HttpResponse {
 async fn login(mut session: Session<AppSession>, form: web::Form<LoginForm>) -> HttpResponse {
     if examples::credentials_valid(&form) {
         session.renew();
+        session.set_user_key(&form.username);
         examples::log_in(&mut session, &form.username);
         redirect_home()
     } else {
@@ -53,10 +54,14 @@ async fn peek(mut session: Session<AppSession>) -> HttpResponse {
 fn main() {
     examples::init_logging();
     let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
-    let middleware = SessionMiddleware::<AppSession>::new(settings.session)
-        .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
     let addr = settings.addr;
     let result = actix_web::rt::System::new().block_on(async move {
+        let config = settings
+            .session_config()
+            .await
+            .unwrap_or_else(|e| examples::exit_with(&e));
+        let middleware = SessionMiddleware::<AppSession>::new(config)
+            .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware.clone())

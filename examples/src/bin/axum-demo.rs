@@ -16,6 +16,7 @@ async fn home(mut session: Session<AppSession>) -> Html<String> {
 async fn login(mut session: Session<AppSession>, Form(form): Form<LoginForm>) -> Response {
     if examples::credentials_valid(&form) {
         session.renew();
+        session.set_user_key(&form.username);
         examples::log_in(&mut session, &form.username);
         Redirect::to("/").into_response()
     } else {
@@ -55,7 +56,11 @@ async fn peek(mut session: Session<AppSession>) -> Response {
 async fn main() {
     examples::init_logging();
     let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
-    let layer = SessionLayer::<AppSession>::new(settings.session)
+    let config = settings
+        .session_config()
+        .await
+        .unwrap_or_else(|e| examples::exit_with(&e));
+    let layer = SessionLayer::<AppSession>::new(config)
         .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
     let app = Router::new()
         .route("/", get(home))

@@ -40,6 +40,7 @@ fn login(
     };
     if examples::credentials_valid(&form) {
         session.renew();
+        session.set_user_key(&form.username);
         examples::log_in(&mut session, &form.username);
         Ok(Redirect::to("/"))
     } else {
@@ -81,18 +82,41 @@ fn random_hex(bytes: usize) -> String {
 fn main() {
     examples::init_logging();
     let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
-    let fairing = SessionFairing::<AppSession>::new(settings.session)
-        .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
     // Through figment rather than `rocket::Config { .. }`: when another crate in the build turns
     // on Rocket's `secrets` feature, a release build refuses to start without `secret_key`,
     // and that field only exists with the feature. The demo does not use Rocket's private
     // cookies; the key is random and unused.
+    let addr = settings.addr;
     let config = rocket::Config::figment()
         .merge(("port", settings.addr.port()))
         .merge(("address", settings.addr.ip()))
         .merge(("log_level", rocket::config::LogLevel::Critical))
         .merge(("secret_key", random_hex(32)));
-    let app = rocket::custom(config)
+    let launch = async move {
+        // Connected on the runtime that serves requests.
+        let session = settings
+            .session_config()
+            .await
+            .unwrap_or_else(|e| examples::exit_with(&e));
+        let fairing = SessionFairing::<AppSession>::new(session)
+            .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
+        build(config, fairing).launch().await
+    };
+    if let Err(error) = rocket::execute(launch) {
+        // The same message as the other demos when the port is taken.
+        let message = match error.kind() {
+            rocket::error::ErrorKind::Bind(cause) => format!("cannot listen on {addr}: {cause}"),
+            _ => format!("server error: {error}"),
+        };
+        examples::exit_with(&message);
+    }
+}
+
+fn build(
+    config: rocket::figment::Figment,
+    fairing: SessionFairing<AppSession>,
+) -> rocket::Rocket<rocket::Build> {
+    rocket::custom(config)
         .mount("/", routes![home, login, logout, me, peek])
         .attach(fairing)
         // Announced once the port is bound, like the other demos.
@@ -103,14 +127,5 @@ fn main() {
                     rocket.config().port
                 );
             })
-        }));
-    let addr = settings.addr;
-    if let Err(error) = rocket::execute(app.launch()) {
-        // The same message as the other demos when the port is taken.
-        let message = match error.kind() {
-            rocket::error::ErrorKind::Bind(cause) => format!("cannot listen on {addr}: {cause}"),
-            _ => format!("server error: {error}"),
-        };
-        examples::exit_with(&message);
-    }
+        }))
 }
