@@ -49,3 +49,30 @@ pub fn args(variants: &[&str]) -> (String, u16) {
 
 /// A fixed 64-byte key for the peers that take raw key bytes (benchmarks only).
 pub const PEER_KEY: [u8; 64] = *b"0123456789abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUV!@#$%^&*()";
+
+/// The Redis server the store variants use: `BENCH_REDIS_URL`, default
+/// `redis://127.0.0.1:6379`.
+pub fn redis_url() -> String {
+    std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Our session settings for a variant: `ours` (cookie), `ours-memory`, `ours-redis`.
+pub async fn our_config(variant: &str) -> session_core::SessionConfig {
+    let keys = session_core::Keyring::new("k1", session_core::Key::generate()).expect("ring");
+    let config = session_core::SessionConfig::new(keys);
+    match variant {
+        "ours-memory" => config.store(std::sync::Arc::new(
+            session_core::store::MemoryStore::default(),
+        )),
+        "ours-redis" => {
+            let store = session_core::store::RedisStore::connect(
+                &redis_url(),
+                std::time::Duration::from_secs(2),
+            )
+            .await
+            .expect("redis");
+            config.store(std::sync::Arc::new(store))
+        }
+        _ => config,
+    }
+}

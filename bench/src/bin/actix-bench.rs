@@ -1,4 +1,6 @@
-//! actix-web bench server: `actix-bench <none|ours|actix-session> <port>`.
+//! actix-web bench server: `actix-bench <variant> <port>`; variants: `none`, `ours`,
+//! `ours-memory`, `ours-redis`, `actix-session`, and with the `store-peers` feature
+//! `actix-session-redis`. Redis variants use `BENCH_REDIS_URL`.
 //! Routes: `GET /init`, `GET /write` (counter + 1), `GET /read`. One worker.
 
 use actix_session::config::CookieContentSecurity;
@@ -58,13 +60,19 @@ mod peer {
 }
 
 fn main() -> std::io::Result<()> {
-    let (variant, port) = bench::args(&["none", "ours", "actix-session"]);
+    let (variant, port) = bench::args(&[
+        "none",
+        "ours",
+        "ours-memory",
+        "ours-redis",
+        "actix-session",
+        #[cfg(feature = "store-peers")]
+        "actix-session-redis",
+    ]);
     actix_web::rt::System::new().block_on(async move {
-        let keys = session_core::Keyring::new("k1", session_core::Key::generate()).expect("ring");
-        let ours = session_actix::SessionMiddleware::<Typical>::new(
-            session_core::SessionConfig::new(keys),
-        )
-        .expect("config");
+        let ours =
+            session_actix::SessionMiddleware::<Typical>::new(bench::our_config(&variant).await)
+                .expect("config");
         let server = match variant.as_str() {
             "none" => HttpServer::new(|| {
                 App::new()
@@ -75,7 +83,7 @@ fn main() -> std::io::Result<()> {
             .workers(1)
             .bind(("127.0.0.1", port))?
             .run(),
-            "ours" => HttpServer::new(move || {
+            "ours" | "ours-memory" | "ours-redis" => HttpServer::new(move || {
                 App::new()
                     .wrap(ours.clone())
                     .route("/init", web::get().to(ours::init))
@@ -85,6 +93,26 @@ fn main() -> std::io::Result<()> {
             .workers(1)
             .bind(("127.0.0.1", port))?
             .run(),
+            #[cfg(feature = "store-peers")]
+            "actix-session-redis" => {
+                let store = actix_session::storage::RedisSessionStore::new(bench::redis_url())
+                    .await
+                    .expect("redis");
+                HttpServer::new(move || {
+                    let middleware = actix_session::SessionMiddleware::new(
+                        store.clone(),
+                        Key::from(&bench::PEER_KEY),
+                    );
+                    App::new()
+                        .wrap(middleware)
+                        .route("/init", web::get().to(peer::init))
+                        .route("/write", web::get().to(peer::write))
+                        .route("/read", web::get().to(peer::read))
+                })
+                .workers(1)
+                .bind(("127.0.0.1", port))?
+                .run()
+            }
             _ => HttpServer::new(|| {
                 // Signed (not encrypted) cookies, like ours by default.
                 let store = actix_session::SessionMiddleware::builder(

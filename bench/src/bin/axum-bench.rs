@@ -1,4 +1,6 @@
-//! axum bench server: `axum-bench <none|ours|tower-sessions|signed-jar> <port>`.
+//! axum bench server: `axum-bench <variant> <port>`; variants: `none`, `ours`, `ours-memory`,
+//! `ours-redis`, `tower-sessions`, `signed-jar`, and with the `store-peers` feature
+//! `tower-sessions-redis`. Redis variants use `BENCH_REDIS_URL`.
 //! Routes: `GET /init` (start a session with the typical data), `GET /write` (counter + 1),
 //! `GET /read` (read the name, change nothing). One runtime thread.
 
@@ -66,6 +68,55 @@ mod peer_tower_sessions {
     }
 }
 
+/// tower-sessions 0.14 with its Redis store (tower-sessions-redis-store 0.16 needs 0.14).
+#[cfg(feature = "store-peers")]
+mod peer_tower_sessions_redis {
+    use bench::Typical;
+    use tower_sessions_014::Session;
+
+    pub(crate) async fn init(session: Session) -> &'static str {
+        session
+            .insert("data", Typical::sample())
+            .await
+            .expect("redis store");
+        "ok"
+    }
+    pub(crate) async fn write(session: Session) -> String {
+        let mut value: Typical = session
+            .get("data")
+            .await
+            .expect("store")
+            .unwrap_or_default();
+        value.counter += 1;
+        session.insert("data", &value).await.expect("redis store");
+        value.counter.to_string()
+    }
+    pub(crate) async fn read(session: Session) -> String {
+        let value: Typical = session
+            .get("data")
+            .await
+            .expect("store")
+            .unwrap_or_default();
+        value.name
+    }
+
+    pub(crate) async fn router() -> axum::Router {
+        use tower_sessions_redis_store::fred::prelude::*;
+        let config = Config::from_url(&bench::redis_url()).expect("url");
+        let pool = Pool::new(config, None, None, None, 1).expect("pool");
+        let _connection = pool.connect();
+        pool.wait_for_connect().await.expect("redis");
+        let layer = tower_sessions_014::SessionManagerLayer::new(
+            tower_sessions_redis_store::RedisStore::new(pool),
+        );
+        axum::Router::new()
+            .route("/init", axum::routing::get(init))
+            .route("/write", axum::routing::get(write))
+            .route("/read", axum::routing::get(read))
+            .layer(layer)
+    }
+}
+
 fn load(jar: &SignedCookieJar) -> Typical {
     jar.get("session")
         .and_then(|c| serde_json::from_str(c.value()).ok())
@@ -94,7 +145,16 @@ async fn jar_read(jar: SignedCookieJar) -> String {
 }
 
 fn main() {
-    let (variant, port) = bench::args(&["none", "ours", "tower-sessions", "signed-jar"]);
+    let (variant, port) = bench::args(&[
+        "none",
+        "ours",
+        "ours-memory",
+        "ours-redis",
+        "tower-sessions",
+        "signed-jar",
+        #[cfg(feature = "store-peers")]
+        "tower-sessions-redis",
+    ]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -105,13 +165,10 @@ fn main() {
                 .route("/init", get(none_init))
                 .route("/write", get(none_write))
                 .route("/read", get(none_read)),
-            "ours" => {
-                let keys =
-                    session_core::Keyring::new("k1", session_core::Key::generate()).expect("ring");
-                let layer = session_axum::SessionLayer::<Typical>::new(
-                    session_core::SessionConfig::new(keys),
-                )
-                .expect("config");
+            "ours" | "ours-memory" | "ours-redis" => {
+                let layer =
+                    session_axum::SessionLayer::<Typical>::new(bench::our_config(&variant).await)
+                        .expect("config");
                 Router::new()
                     .route("/init", get(ours::init))
                     .route("/write", get(ours::write))
@@ -128,6 +185,8 @@ fn main() {
                     .route("/read", get(peer_tower_sessions::read))
                     .layer(layer)
             }
+            #[cfg(feature = "store-peers")]
+            "tower-sessions-redis" => peer_tower_sessions_redis::router().await,
             _ => Router::new()
                 .route("/init", get(jar_init))
                 .route("/write", get(jar_write))
