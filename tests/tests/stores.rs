@@ -599,6 +599,64 @@ fn the_idle_timeout_and_the_absolute_lifetime_still_apply(b: fn() -> Option<Back
     );
 }
 
+/// Many sessions at once, each writing in turn: no request fails, no write is lost.
+fn many_concurrent_clients_lose_nothing(b: fn() -> Option<Backend>) {
+    const CLIENTS: usize = 32;
+    const WRITES: u32 = 20;
+    let Some(fx) = Fx::new(b) else { return };
+    let tokens: Vec<String> = (0..CLIENTS)
+        .map(|i| fx.login(&format!("user{i}")))
+        .collect();
+    let manager = &fx.manager;
+    let results = runtime().block_on(async {
+        let clients = tokens.iter().map(|token| async move {
+            let header = format!("session={token}");
+            for i in 0..WRITES {
+                let mut handle = manager.load::<Profile>([header.as_str()]).await?;
+                handle.data_mut().cart.push(i);
+                manager.save(&mut handle).await?;
+            }
+            Ok::<_, SessionError>(())
+        });
+        futures_join_all(clients).await
+    });
+    for result in results {
+        result.expect("no request fails");
+    }
+    for token in &tokens {
+        assert_eq!(
+            fx.load::<Profile>(Some(token)).data().cart,
+            (0..WRITES).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Runs every future at once on the current task and collects their outputs (the futures
+/// borrow the fixture, so they cannot be spawned).
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (slot, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot
+                && let std::task::Poll::Ready(value) = future.as_mut().poll(cx)
+            {
+                *output = Some(value);
+                *slot = None;
+            }
+        }
+        if pending.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
 macro_rules! suite {
     ($name:ident, $backend:path) => {
         mod $name {
@@ -653,6 +711,10 @@ macro_rules! suite {
             #[test]
             fn a_store_outage_is_an_error_never_an_anonymous_session() {
                 super::a_store_outage_is_an_error_never_an_anonymous_session($backend);
+            }
+            #[test]
+            fn many_concurrent_clients_lose_nothing() {
+                super::many_concurrent_clients_lose_nothing($backend);
             }
             #[test]
             fn the_idle_timeout_and_the_absolute_lifetime_still_apply() {
