@@ -135,7 +135,10 @@ fn mint(keys: &str) -> String {
     ))
     .expect("config");
     pollster::block_on(async {
-        let mut handle = manager.load::<Demo>([]).await;
+        let mut handle = manager
+            .load::<Demo>([])
+            .await
+            .expect("cookie mode never fails");
         handle.data_mut().user = "alice".into();
         manager
             .save(&mut handle)

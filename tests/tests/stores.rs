@@ -1,5 +1,6 @@
 //! Store mode, through `SessionManager`, against every store: the in-process `MemoryStore`,
-//! a real `redis-server` and a real `memcached` started on free loopback ports.
+//! a real `redis-server` and a real `memcached` started on free loopback ports. The stores'
+//! own contracts (raw keys, expiry, reconnects) are in `memcached_store.rs` and below.
 //!
 //! "Two requests at once" is modelled exactly as it happens on a server: both load the
 //! session before either saves.
@@ -147,6 +148,20 @@ fn redis() -> Option<Backend> {
         .expect("connect");
     Some(Backend {
         store: Arc::new(store.with_prefix("test:")),
+        _server: Some(server),
+    })
+}
+
+fn memcached() -> Option<Backend> {
+    let server = servers::start(Kind::Memcached)?;
+    let store = runtime()
+        .block_on(session_core::store::MemcachedStore::connect(
+            &server.url(),
+            std::time::Duration::from_millis(500),
+        ))
+        .expect("connect");
+    Some(Backend {
+        store: Arc::new(store),
         _server: Some(server),
     })
 }
@@ -726,6 +741,7 @@ macro_rules! suite {
 
 suite!(memory_store, super::memory);
 suite!(redis_store, super::redis);
+suite!(memcached_store, super::memcached);
 
 /// Records expire in Redis itself: nothing sweeps them.
 #[test]

@@ -39,11 +39,15 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 pub(crate) mod fields;
+#[cfg(feature = "memcached-store")]
+mod memcached;
 #[cfg(feature = "memory-store")]
 mod memory;
 #[cfg(feature = "redis-store")]
 mod redis;
 
+#[cfg(feature = "memcached-store")]
+pub use self::memcached::MemcachedStore;
 #[cfg(feature = "memory-store")]
 pub use self::memory::MemoryStore;
 #[cfg(feature = "redis-store")]

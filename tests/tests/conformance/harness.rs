@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use session_core::store::{MemoryStore, RedisStore, SessionStore};
+use session_core::store::{MemcachedStore, MemoryStore, RedisStore, SessionStore};
 use session_core::{Expiring, Flash, Key, Keyring, ManualClock, SessionConfig, SessionData};
 
 use crate::servers::{self, Kind, Server};
@@ -53,6 +53,8 @@ pub(crate) enum Backend {
     Memory,
     /// In a real `redis-server`, started for the test.
     Redis,
+    /// In a real `memcached`, started for the test.
+    Memcached,
 }
 
 /// Keys, a manual clock, the store of the backend, and a config built on them.
@@ -73,6 +75,16 @@ impl Setup {
                 let server = servers::start(Kind::Redis)?;
                 let store = servers::runtime()
                     .block_on(RedisStore::connect(
+                        &server.url(),
+                        std::time::Duration::from_millis(300),
+                    ))
+                    .expect("connect");
+                (Some(Arc::new(store)), Some(server))
+            }
+            Backend::Memcached => {
+                let server = servers::start(Kind::Memcached)?;
+                let store = servers::runtime()
+                    .block_on(MemcachedStore::connect(
                         &server.url(),
                         std::time::Duration::from_millis(300),
                     ))

@@ -92,6 +92,9 @@ conformance!(rocket_memory_store, rocket_app, Memory);
 conformance!(axum_redis_store, axum_app, Redis);
 conformance!(actix_redis_store, actix_app, Redis);
 conformance!(rocket_redis_store, rocket_app, Redis);
+conformance!(axum_memcached_store, axum_app, Memcached);
+conformance!(actix_memcached_store, actix_app, Memcached);
+conformance!(rocket_memcached_store, rocket_app, Memcached);
 
 const ALL: [(&str, harness::Start); 3] = [
     ("axum", axum_app::start),

@@ -34,7 +34,8 @@ pub(crate) struct Server {
     pub(crate) port: u16,
 }
 
-fn free_port() -> u16 {
+/// A free loopback port.
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -118,7 +119,19 @@ impl Server {
                 "--protected-mode",
                 "yes",
             ]),
-            Kind::Memcached => command.args(["-l", "127.0.0.1", "-p", &port, "-U", "0"]),
+            // `-u root` only matters when running as root (as CI does); ignored otherwise.
+            Kind::Memcached => command.args([
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "0",
+                "-m",
+                "64",
+                "-u",
+                "root",
+            ]),
         };
         let child = command
             .stdout(Stdio::null())
