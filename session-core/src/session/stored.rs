@@ -18,7 +18,7 @@ use crate::rejection::Rejection;
 use crate::schema::{
     FieldDeadlines, Schema, SchemaRef, SessionData, collect_deadlines, decode_payload,
 };
-use crate::store::fields::split;
+use crate::store::fields::{split, struct_fields};
 use crate::store::{RecordKey, RecordWrite, SessionId, SessionStore, StoreError, UserSession};
 use crate::token::{SealInput, TokenTimes};
 
@@ -27,24 +27,40 @@ const DEADLINE: &str = "@deadline:";
 /// The fingerprint of a store-id token's pseudo-schema (version 0).
 const STORE_ID_FINGERPRINT: u32 = 0x5354_4f52;
 
-/// What a record says about itself.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Meta {
-    name: String,
+/// What a record says about itself (`@meta`). The field list comes last, so that a reader of
+/// the current schema decodes only [`MetaHead`] (postcard ignores the bytes after it) and takes
+/// the field order from the struct itself.
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta<'a> {
+    name: &'a str,
     version: u32,
     fingerprint: u32,
-    /// The struct's fields in declaration order.
-    fields: Vec<String>,
     issued_at: i64,
-    user: Option<String>,
+    #[serde(borrow)]
+    user: Option<&'a str>,
+    /// The struct's fields in declaration order.
+    #[serde(borrow)]
+    fields: Vec<&'a str>,
+}
+
+/// The start of [`Meta`], read without allocating.
+#[derive(Debug, Deserialize)]
+struct MetaHead<'a> {
+    name: &'a str,
+    version: u32,
+    fingerprint: u32,
+    issued_at: i64,
+    #[serde(borrow)]
+    user: Option<&'a str>,
 }
 
 /// The record behind a loaded or saved store-mode session.
 #[derive(Debug)]
 pub(super) struct Stored {
     id: SessionId,
-    meta: Meta,
-    /// The struct fields' bytes, in `meta.fields` order.
+    issued_at: i64,
+    user: Option<String>,
+    /// The struct fields' bytes, in declaration order.
     fields: Vec<Vec<u8>>,
     deadlines: Vec<(u8, i64)>,
     /// Written by an older schema version: the next save rewrites the whole record.
@@ -55,7 +71,7 @@ pub(super) struct Stored {
 
 impl Stored {
     pub(super) fn user(&self) -> Option<&str> {
-        self.meta.user.as_deref()
+        self.user.as_deref()
     }
 }
 
@@ -246,7 +262,7 @@ impl SessionManager {
                     .await
             }
             Some(old) if renew => {
-                let user = user_change.or_else(|| old.meta.user.clone());
+                let user = user_change.or_else(|| old.user.clone());
                 let result = self
                     .create::<T>(store, handle, fields, deadlines, user, Some(&old), now)
                     .await;
@@ -256,18 +272,18 @@ impl SessionManager {
                 result
             }
             Some(old) if old.rewrite => {
-                let user = user_change.or_else(|| old.meta.user.clone());
+                let user = user_change.or_else(|| old.user.clone());
                 let times = handle.times.clone();
                 let result = self
                     .write_record::<T>(
                         store,
                         &old.id,
-                        old.meta.issued_at,
+                        old.issued_at,
                         times,
                         &fields,
                         &deadlines,
-                        user.clone(),
-                        old.meta.user.as_deref(),
+                        user,
+                        old.user.as_deref(),
                         now,
                     )
                     .await;
@@ -391,15 +407,7 @@ impl SessionManager {
             || now.saturating_add(self.inner.config.absolute_timeout.whole_seconds()),
             |t| t.absolute_deadline,
         );
-        let meta = Meta {
-            name: T::SCHEMA.name.to_owned(),
-            version: T::SCHEMA.version,
-            fingerprint: T::SCHEMA.fingerprint,
-            fields: fields.iter().map(|(name, _)| (*name).to_owned()).collect(),
-            issued_at,
-            user,
-        };
-        let meta_bytes = postcard::to_allocvec(&meta).map_err(serialize_error)?;
+        let meta_bytes = meta_bytes::<T>(issued_at, user.as_deref(), fields)?;
         let deadline_names: Vec<String> = deadlines
             .iter()
             .map(|(slot, _)| deadline_field(*slot))
@@ -432,16 +440,17 @@ impl SessionManager {
             )
             .await?;
         if let Some(previous) = previous_user
-            && meta.user.as_deref() != Some(previous)
+            && user.as_deref() != Some(previous)
         {
             store.index_remove(previous, &key).await?;
         }
-        if let Some(user) = &meta.user {
+        if let Some(user) = &user {
             store.index_add(user, &key, unix(absolute)).await?;
         }
         Ok(Stored {
             id: id.clone(),
-            meta,
+            issued_at,
+            user,
             fields: fields.iter().map(|(_, bytes)| bytes.clone()).collect(),
             deadlines: deadlines.to_vec(),
             rewrite: false,
@@ -483,15 +492,10 @@ impl SessionManager {
             .filter(|(slot, _)| !deadlines.iter().any(|(s, _)| s == slot))
             .map(|(slot, _)| deadline_field(*slot))
             .collect();
-        let mut meta = None;
-        if let Some(user) = &user_change {
-            let mut new_meta = old.meta.clone();
-            new_meta.user = Some(user.clone());
-            meta = Some((
-                postcard::to_allocvec(&new_meta).map_err(serialize_error)?,
-                new_meta,
-            ));
-        }
+        let meta = match &user_change {
+            Some(user) => Some(meta_bytes::<T>(old.issued_at, Some(user), fields)?),
+            None => None,
+        };
         let nothing_to_write =
             changed.is_empty() && set_deadlines.is_empty() && removed.is_empty() && meta.is_none();
         if nothing_to_write && reissue.is_none() {
@@ -506,7 +510,7 @@ impl SessionManager {
                 .iter()
                 .map(|(n, b)| (n.as_str(), b.as_slice())),
         );
-        if let Some((bytes, _)) = &meta {
+        if let Some(bytes) = &meta {
             set.push((META, bytes));
         }
         let remove: Vec<&str> = removed.iter().map(String::as_str).collect();
@@ -529,14 +533,12 @@ impl SessionManager {
         if !written {
             return Ok(false);
         }
-        if let Some((_, new_meta)) = meta {
-            if let Some(previous) = &old.meta.user {
+        if let Some(user) = user_change {
+            if let Some(previous) = &old.user {
                 store.index_remove(previous, &key).await?;
             }
-            if let Some(user) = &new_meta.user {
-                store.index_add(user, &key, unix(absolute)).await?;
-            }
-            old.meta = new_meta;
+            store.index_add(&user, &key, unix(absolute)).await?;
+            old.user = Some(user);
         }
         for i in changed {
             if let Some(slot) = old.fields.get_mut(i) {
@@ -593,15 +595,13 @@ impl SessionManager {
         let store = self.require_store()?;
         let mut sessions = Vec::new();
         for key in store.index_members(user).await? {
-            let meta = match store.load(&key).await? {
-                Some(fields) => fields
-                    .iter()
-                    .find(|(name, _)| name == META)
-                    .and_then(|(_, bytes)| postcard::from_bytes::<Meta>(bytes).ok()),
-                None => None,
-            };
+            let fields = store.load(&key).await?;
+            let meta = fields.as_ref().and_then(|fields| {
+                let (_, bytes) = fields.iter().find(|(name, _)| name == META)?;
+                postcard::from_bytes::<MetaHead<'_>>(bytes).ok()
+            });
             match meta {
-                Some(meta) if meta.user.as_deref() == Some(user) => sessions.push(UserSession {
+                Some(meta) if meta.user == Some(user) => sessions.push(UserSession {
                     key,
                     issued_at: unix(meta.issued_at),
                 }),
@@ -638,6 +638,23 @@ impl SessionManager {
     }
 }
 
+/// The `@meta` field of a record of `T`.
+fn meta_bytes<T: SessionData>(
+    issued_at: i64,
+    user: Option<&str>,
+    fields: &[(&'static str, Vec<u8>)],
+) -> Result<Vec<u8>, SessionError> {
+    let meta = Meta {
+        name: T::SCHEMA.name,
+        version: T::SCHEMA.version,
+        fingerprint: T::SCHEMA.fingerprint,
+        issued_at,
+        user,
+        fields: fields.iter().map(|(name, _)| *name).collect(),
+    };
+    postcard::to_allocvec(&meta).map_err(serialize_error)
+}
+
 /// Reads a record as `T`: schema checks and migrations as for a cookie payload, then expired
 /// fields dropped. Answers whether any field expired.
 fn decode_record<T: SessionData>(
@@ -645,11 +662,29 @@ fn decode_record<T: SessionData>(
     mut fields: Vec<(String, Vec<u8>)>,
     now: i64,
 ) -> Result<(T, Stored, bool), Rejection> {
-    let meta: Meta = fields
+    // A record without `@meta` is the leftover of a write that raced a logout: not a session.
+    let at = fields
         .iter()
-        .find(|(name, _)| name == META)
-        .and_then(|(_, bytes)| postcard::from_bytes(bytes).ok())
-        .ok_or(Rejection::Undecodable)?;
+        .position(|(name, _)| name == META)
+        .ok_or(Rejection::UnknownSession)?;
+    let meta_bytes = fields.swap_remove(at).1;
+    let head: MetaHead<'_> =
+        postcard::from_bytes(&meta_bytes).map_err(|_| Rejection::Undecodable)?;
+    let ours = T::SCHEMA;
+    let current = head.name == ours.name
+        && head.version == ours.version
+        && head.fingerprint == ours.fingerprint;
+    // The field order: the struct's own for the current schema, the recorded one otherwise.
+    let recorded;
+    let order: &[&str] = match struct_fields::<T>() {
+        Some(names) if current => names,
+        _ => {
+            let meta: Meta<'_> =
+                postcard::from_bytes(&meta_bytes).map_err(|_| Rejection::Undecodable)?;
+            recorded = meta.fields;
+            &recorded
+        }
+    };
     let mut deadlines: Vec<(u8, i64)> = Vec::new();
     for (name, bytes) in &fields {
         if let Some(slot) = name.strip_prefix(DEADLINE) {
@@ -658,9 +693,9 @@ fn decode_record<T: SessionData>(
             deadlines.push((slot, deadline));
         }
     }
-    // The struct fields in declaration order; a missing one makes the record undecodable.
-    let mut ordered = Vec::with_capacity(meta.fields.len());
-    for name in &meta.fields {
+    // The struct fields in order; a missing one makes the record undecodable.
+    let mut ordered = Vec::with_capacity(order.len());
+    for name in order {
         let at = fields
             .iter()
             .position(|(n, _)| n == name)
@@ -669,22 +704,23 @@ fn decode_record<T: SessionData>(
     }
     let payload: Vec<u8> = ordered.concat();
     let seen = SchemaRef {
-        name: &meta.name,
-        version: meta.version,
-        fingerprint: meta.fingerprint,
+        name: head.name,
+        version: head.version,
+        fingerprint: head.fingerprint,
     };
     let field_deadlines = FieldDeadlines {
         deadlines: &deadlines,
         now,
     };
     let (data, effects) = decode_payload::<T>(seen, &payload, &field_deadlines)?;
-    // All deadlines as stored, so the next write removes those of dropped fields.
     Ok((
         data,
         Stored {
             id,
-            meta,
+            issued_at: head.issued_at,
+            user: head.user.map(str::to_owned),
             fields: ordered,
+            // All deadlines as stored, so the next write removes those of dropped fields.
             deadlines,
             rewrite: effects.migrated,
             cookie_due: false,

@@ -5,6 +5,9 @@
 //! struct: a record is read back by concatenating its fields in the order `@meta` recorded
 //! and decoding that like a cookie payload (same schema checks, same migrations).
 
+use std::cell::Cell;
+
+use serde::de::{self, DeserializeOwned};
 use serde::ser::{self, Impossible, Serialize, SerializeStruct};
 
 /// Why a value could not be split into fields.
@@ -144,6 +147,59 @@ impl ser::Serializer for Splitter {
     }
 }
 
+/// The field names of `T` in declaration order, as its `Deserialize` impl declares them
+/// (`None` when `T` does not deserialize as a struct). Costs no allocation.
+pub(crate) fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    let found = Cell::new(None);
+    let _ = T::deserialize(Probe(&found));
+    found.get()
+}
+
+/// A deserializer that only records the field list `deserialize_struct` is called with.
+struct Probe<'a>(&'a Cell<Option<&'static [&'static str]>>);
+
+/// Ends a [`Probe`].
+#[derive(Debug)]
+struct Stop;
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("probe")
+    }
+}
+
+impl std::error::Error for Stop {}
+
+impl de::Error for Stop {
+    fn custom<M: std::fmt::Display>(_: M) -> Self {
+        Stop
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Probe<'_> {
+    type Error = Stop;
+
+    fn deserialize_any<V: de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+        Err(Stop)
+    }
+
+    fn deserialize_struct<V: de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Stop> {
+        self.0.set(Some(fields));
+        Err(Stop)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +225,12 @@ mod tests {
         let whole: Vec<u8> = fields.iter().flat_map(|(_, b)| b.clone()).collect();
         assert_eq!(whole, postcard::to_allocvec(&value).expect("postcard"));
         assert_eq!(postcard::from_bytes::<S>(&whole).expect("decode"), value);
+    }
+
+    #[test]
+    fn struct_fields_are_the_declared_names_in_order() {
+        assert_eq!(struct_fields::<S>(), Some(&["user", "visits", "tags"][..]));
+        assert_eq!(struct_fields::<u8>(), None);
     }
 
     #[test]
