@@ -1,7 +1,6 @@
 //! [`MemoryStore`]: records in this process's memory, bounded, with per-record expiry.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use moka::Expiry;
@@ -11,10 +10,54 @@ use time::OffsetDateTime;
 
 use super::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
 
+/// A record. Writes change it in place under its lock; the cache only learns about the
+/// record's expiry when it moves past what the cache was told (see [`EVICTION_SLACK`]).
 #[derive(Debug)]
 struct Record {
-    fields: HashMap<String, Vec<u8>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    fields: Vec<(String, Vec<u8>)>,
+    /// When the record stops being readable.
     expires_at: OffsetDateTime,
+    /// When the cache evicts it: `expires_at` plus some slack, so most writes need not tell
+    /// the cache.
+    evict_at: OffsetDateTime,
+    /// Deleted (logout): never readable again, even through a handle taken before.
+    deleted: bool,
+}
+
+/// How far past its expiry a record may stay in memory, unreadable, before the cache evicts
+/// it. Lets requests push a record's expiry without a cache update each time.
+const EVICTION_SLACK: time::Duration = time::Duration::minutes(5);
+
+impl Record {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn live(&self) -> bool {
+        !self.deleted && self.expires_at > OffsetDateTime::now_utc()
+    }
+
+    fn apply(&mut self, write: &RecordWrite<'_>) {
+        for (name, bytes) in write.set {
+            match self.fields.iter_mut().find(|(n, _)| n == name) {
+                Some((_, value)) => {
+                    value.clear();
+                    value.extend_from_slice(bytes);
+                }
+                None => self.fields.push(((*name).to_owned(), bytes.to_vec())),
+            }
+        }
+        self.fields
+            .retain(|(name, _)| !write.remove.contains(&name.as_str()));
+        self.expires_at = write.expires_at;
+    }
 }
 
 #[derive(Debug)]
@@ -33,7 +76,7 @@ fn until(deadline: OffsetDateTime) -> Option<Duration> {
 
 impl Expiry<RecordKey, Arc<Record>> for AtDeadline {
     fn expire_after_create(&self, _: &RecordKey, v: &Arc<Record>, _: Instant) -> Option<Duration> {
-        until(v.expires_at)
+        until(v.lock().evict_at)
     }
     fn expire_after_update(
         &self,
@@ -42,7 +85,7 @@ impl Expiry<RecordKey, Arc<Record>> for AtDeadline {
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        until(v.expires_at)
+        until(v.lock().evict_at)
     }
 }
 
@@ -64,13 +107,16 @@ impl Expiry<String, Arc<Index>> for AtDeadline {
 /// Session records in this process's memory: the embedded store for a single server.
 ///
 /// Bounded: at most `max_records` sessions (the least recently used go first when full), and
-/// each record disappears at its expiry without a sweeper. Records do not survive a restart
+/// each record is unreadable from its expiry on and evicted by the cache at most five minutes
+/// later, without a sweeper. Writes change a record in place under its own lock. Records do not survive a restart
 /// and are not shared between processes; use [`RedisStore`](crate::store) for that. Built on
 /// the `moka` concurrent cache; each write to a record is atomic.
 #[derive(Clone)]
 pub struct MemoryStore {
     records: Cache<RecordKey, Arc<Record>>,
     users: Cache<String, Arc<Index>>,
+    /// [`EVICTION_SLACK`], shorter in this module's tests.
+    slack: time::Duration,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -100,6 +146,7 @@ impl MemoryStore {
                 .max_capacity(max_records)
                 .expire_after(AtDeadline)
                 .build(),
+            slack: EVICTION_SLACK,
         }
     }
 
@@ -115,66 +162,59 @@ impl MemoryStore {
     }
 }
 
-fn live(record: &Record) -> bool {
-    record.expires_at > OffsetDateTime::now_utc()
-}
-
 impl SessionStore for MemoryStore {
     fn load<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>> {
-        let found = self.records.get(key).filter(|r| live(r)).map(|record| {
-            record
-                .fields
-                .iter()
-                .map(|(name, bytes)| (name.clone(), bytes.clone()))
-                .collect()
+        let found = self.records.get(key).and_then(|record| {
+            let state = record.lock();
+            state.live().then(|| state.fields.clone())
         });
         Box::pin(std::future::ready(Ok(found)))
     }
 
     fn save<'a>(&'a self, key: &'a RecordKey, write: RecordWrite<'a>) -> StoreFuture<'a, bool> {
-        let apply = |fields: &mut HashMap<String, Vec<u8>>| {
-            for (name, bytes) in write.set {
-                fields.insert((*name).to_owned(), bytes.to_vec());
-            }
-            for name in write.remove {
-                fields.remove(*name);
-            }
-        };
         let written = if write.create {
-            let mut fields = HashMap::with_capacity(write.set.len());
-            apply(&mut fields);
-            self.records.insert(
-                *key,
-                Arc::new(Record {
-                    fields,
-                    expires_at: write.expires_at,
-                }),
-            );
+            let mut state = State {
+                fields: Vec::with_capacity(write.set.len()),
+                expires_at: write.expires_at,
+                evict_at: write.expires_at + self.slack,
+                deleted: false,
+            };
+            state.apply(&write);
+            let record = Arc::new(Record {
+                state: Mutex::new(state),
+            });
+            self.records.insert(*key, record);
             true
         } else {
-            let result = self.records.entry(*key).and_compute_with(|entry| {
-                match entry.map(|e| e.into_value()).filter(|r| live(r)) {
-                    None => Op::Nop,
-                    Some(record) => {
-                        let mut fields = record.fields.clone();
-                        apply(&mut fields);
-                        Op::Put(Arc::new(Record {
-                            fields,
-                            expires_at: write.expires_at,
-                        }))
+            match self.records.get(key) {
+                None => false,
+                Some(record) => {
+                    let mut state = record.lock();
+                    if state.live() {
+                        state.apply(&write);
+                        let tell_cache = write.expires_at > state.evict_at;
+                        if tell_cache {
+                            state.evict_at = write.expires_at + self.slack;
+                        }
+                        drop(state);
+                        if tell_cache {
+                            // A record deleted meanwhile comes back only as deleted (unreadable).
+                            self.records.insert(*key, record);
+                        }
+                        true
+                    } else {
+                        false
                     }
                 }
-            });
-            matches!(
-                result,
-                moka::ops::compute::CompResult::ReplacedWith(_)
-                    | moka::ops::compute::CompResult::Inserted(_)
-            )
+            }
         };
         Box::pin(std::future::ready(Ok(written)))
     }
 
     fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, ()> {
+        if let Some(record) = self.records.get(key) {
+            record.lock().deleted = true;
+        }
         self.records.invalidate(key);
         Box::pin(std::future::ready(Ok(())))
     }
@@ -235,5 +275,41 @@ impl SessionStore for MemoryStore {
             .map(|index| index.keys.clone())
             .unwrap_or_default();
         Box::pin(std::future::ready(Ok::<_, StoreError>(keys)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SessionId;
+
+    fn write(expires_at: OffsetDateTime) -> RecordWrite<'static> {
+        RecordWrite {
+            create: true,
+            set: &[("a", b"1")],
+            remove: &[],
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn expired_records_are_evicted_and_the_count_is_bounded() {
+        let mut store = MemoryStore::new(50);
+        store.slack = time::Duration::ZERO;
+        let soon = OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
+        let key = SessionId::random().expect("rng").record_key();
+        assert!(pollster::block_on(store.save(&key, write(soon))).expect("save"));
+        assert_eq!(store.len(), 1);
+        // Past the deadline and past a tick of the cache's timer wheel (about a second).
+        std::thread::sleep(std::time::Duration::from_millis(1600));
+        assert_eq!(pollster::block_on(store.load(&key)).expect("load"), None);
+        assert_eq!(store.len(), 0, "evicted without a sweeper");
+
+        let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        for _ in 0..500 {
+            let key = SessionId::random().expect("rng").record_key();
+            pollster::block_on(store.save(&key, write(later))).expect("save");
+        }
+        assert!(store.len() <= 50, "{} records", store.len());
     }
 }
