@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, Script, Value};
 use time::OffsetDateTime;
 
 use super::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
@@ -111,6 +111,39 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisStore<C> {
     }
 }
 
+/// The fields of an `HGETALL` reply (RESP2 array or RESP3 map), moving the bytes out instead
+/// of copying them.
+fn into_fields(reply: Value) -> Result<Fields, StoreError> {
+    fn bytes(value: Value) -> Result<Vec<u8>, StoreError> {
+        match value {
+            Value::BulkString(bytes) => Ok(bytes),
+            Value::SimpleString(text) => Ok(text.into_bytes()),
+            other => Err(StoreError::Corrupt(format!("unexpected HGETALL item {other:?}"))),
+        }
+    }
+    let pair = |name: Value, value: Value| -> Result<(String, Vec<u8>), StoreError> {
+        let name = String::from_utf8(bytes(name)?)
+            .map_err(|_| StoreError::Corrupt("a field name is not UTF-8".to_owned()))?;
+        Ok((name, bytes(value)?))
+    };
+    match reply {
+        Value::Array(items) => {
+            let mut fields = Vec::with_capacity(items.len() / 2);
+            let mut items = items.into_iter();
+            while let (Some(name), Some(value)) = (items.next(), items.next()) {
+                fields.push(pair(name, value)?);
+            }
+            Ok(fields)
+        }
+        Value::Map(pairs) => pairs
+            .into_iter()
+            .map(|(name, value)| pair(name, value))
+            .collect(),
+        Value::Nil => Ok(Vec::new()),
+        other => Err(StoreError::Corrupt(format!("unexpected HGETALL reply {other:?}"))),
+    }
+}
+
 fn unix_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
@@ -119,10 +152,12 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
     fn load<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let fields: Fields = connection
-                .hgetall(self.record(key))
+            let reply: Value = redis::cmd("HGETALL")
+                .arg(self.record(key))
+                .query_async(&mut connection)
                 .await
                 .map_err(StoreError::unavailable)?;
+            let fields = into_fields(reply)?;
             Ok((!fields.is_empty()).then_some(fields))
         })
     }
