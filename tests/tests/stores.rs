@@ -129,12 +129,14 @@ impl SessionStore for Recording {
 struct Backend {
     store: Arc<dyn SessionStore>,
     _server: Option<Server>,
+    _cluster: Option<servers::Cluster>,
 }
 
 fn memory() -> Option<Backend> {
     Some(Backend {
         store: Arc::new(session_core::store::MemoryStore::new(10_000)),
         _server: None,
+        _cluster: None,
     })
 }
 
@@ -149,6 +151,26 @@ fn redis() -> Option<Backend> {
     Some(Backend {
         store: Arc::new(store.with_prefix("test:")),
         _server: Some(server),
+        _cluster: None,
+    })
+}
+
+/// A three-node Redis Cluster: records and user indexes land on different nodes.
+fn redis_cluster() -> Option<Backend> {
+    let cluster = servers::start_cluster()?;
+    let connection = runtime()
+        .block_on(async {
+            redis::cluster::ClusterClient::builder(cluster.urls())
+                .response_timeout(std::time::Duration::from_millis(500))
+                .build()?
+                .get_async_connection()
+                .await
+        })
+        .expect("cluster connection");
+    Some(Backend {
+        store: Arc::new(session_core::store::RedisStore::new(connection)),
+        _server: None,
+        _cluster: Some(cluster),
     })
 }
 
@@ -163,6 +185,7 @@ fn memcached() -> Option<Backend> {
     Some(Backend {
         store: Arc::new(store),
         _server: Some(server),
+        _cluster: None,
     })
 }
 
@@ -742,6 +765,7 @@ macro_rules! suite {
 suite!(memory_store, super::memory);
 suite!(redis_store, super::redis);
 suite!(memcached_store, super::memcached);
+suite!(redis_cluster_store, super::redis_cluster);
 
 /// Records expire in Redis itself: nothing sweeps them.
 #[test]

@@ -118,7 +118,9 @@ fn into_fields(reply: Value) -> Result<Fields, StoreError> {
         match value {
             Value::BulkString(bytes) => Ok(bytes),
             Value::SimpleString(text) => Ok(text.into_bytes()),
-            other => Err(StoreError::Corrupt(format!("unexpected HGETALL item {other:?}"))),
+            other => Err(StoreError::Corrupt(format!(
+                "unexpected HGETALL item {other:?}"
+            ))),
         }
     }
     let pair = |name: Value, value: Value| -> Result<(String, Vec<u8>), StoreError> {
@@ -140,7 +142,9 @@ fn into_fields(reply: Value) -> Result<Fields, StoreError> {
             .map(|(name, value)| pair(name, value))
             .collect(),
         Value::Nil => Ok(Vec::new()),
-        other => Err(StoreError::Corrupt(format!("unexpected HGETALL reply {other:?}"))),
+        other => Err(StoreError::Corrupt(format!(
+            "unexpected HGETALL reply {other:?}"
+        ))),
     }
 }
 

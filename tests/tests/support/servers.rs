@@ -153,6 +153,126 @@ impl Drop for Server {
     }
 }
 
+/// A Redis Cluster of three masters (no replicas) on free loopback ports, in a temporary
+/// directory; stopped when dropped.
+pub(crate) struct Cluster {
+    nodes: Vec<Child>,
+    pub(crate) ports: Vec<u16>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// `redis://127.0.0.1:PORT` of every node.
+    pub(crate) fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|port| format!("redis://127.0.0.1:{port}"))
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+    }
+}
+
+/// Starts a three-node Redis Cluster, or answers `None` like [`start`] when `redis-server` or
+/// `redis-cli` is missing outside CI.
+pub(crate) fn start_cluster() -> Option<Cluster> {
+    for binary in ["redis-server", "redis-cli"] {
+        if !installed(binary) {
+            let message = format!(
+                "{binary} is not installed (apt-get install redis-server redis-tools); the Redis Cluster tests are skipped"
+            );
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: {message}"
+            );
+            eprintln!("skipping: {message}");
+            return None;
+        }
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let nodes = ports
+        .iter()
+        .map(|port| {
+            let port = port.to_string();
+            Command::new("redis-server")
+                .current_dir(dir.path())
+                .args([
+                    "--port",
+                    &port,
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &format!("nodes-{port}.conf"),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("a cluster node starts")
+        })
+        .collect();
+    let cluster = Cluster {
+        nodes,
+        ports,
+        _dir: dir,
+    };
+    for port in &cluster.ports {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cluster node {port} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let addresses: Vec<String> = cluster
+        .ports
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect();
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("redis-cli runs");
+    assert!(created.success(), "redis-cli --cluster create failed");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ok = cluster.ports.iter().all(|port| {
+            Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "cluster", "info"])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
+        });
+        if ok {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(cluster)
+}
+
 /// One runtime for the stores' connections, shared by every app and test of the binary (the
 /// Redis connection manager keeps a task on the runtime that created it).
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
