@@ -3,7 +3,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "../../tests/tests/support/servers.rs"]
 mod servers;
@@ -39,28 +39,62 @@ fn free_port() -> u16 {
 }
 
 fn start(name: &'static str, binary: &str, keys: &str) -> Demo {
-    start_with(name, binary, keys, "cookie", free_port())
+    start_on_any_port(name, binary, keys, "cookie")
+}
+
+/// Starts a demo on a free port; tries another port when the one picked was taken meanwhile
+/// (another test's server can grab it between the probe and the demo's bind).
+fn start_on_any_port(name: &'static str, binary: &str, keys: &str, store: &str) -> Demo {
+    for _ in 0..5 {
+        if let Some(demo) = try_start(name, binary, keys, store, free_port()) {
+            return demo;
+        }
+    }
+    panic!("{name} could not listen on any of five free ports");
 }
 
 fn start_with(name: &'static str, binary: &str, keys: &str, store: &str, port: u16) -> Demo {
-    let child = Command::new(binary)
+    try_start(name, binary, keys, store, port)
+        .unwrap_or_else(|| panic!("{name} did not listen on {port}"))
+}
+
+/// Starts a demo and waits for its own "listening" log line (a successful connect alone could
+/// reach another process on the same port); `None` when it exits first.
+fn try_start(name: &'static str, binary: &str, keys: &str, store: &str, port: u16) -> Option<Demo> {
+    let mut child = Command::new(binary)
         .env("PORT", port.to_string())
         .env("SESSION_KEYS", keys)
         .env("SESSION_STORE", store)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("demo starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{name} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    Demo {
-        name,
-        base: format!("http://127.0.0.1:{port}"),
-        child,
+    // The demos log to stdout.
+    let logs = child.stdout.take().expect("piped");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut ready = Some(ready_tx);
+        // Keeps draining after the line, so the demo never blocks on a full pipe.
+        for line in BufReader::new(logs).lines().map_while(Result::ok) {
+            if line.contains("listening on")
+                && let Some(ready) = ready.take()
+            {
+                let _ = ready.send(());
+            }
+        }
+    });
+    match ready_rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(()) => Some(Demo {
+            name,
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+        }),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
     }
 }
 
@@ -175,7 +209,7 @@ async fn every_demo_follows_the_contract_with_sessions_in_memory_and_in_redis() 
     stores.extend(redis.as_ref().map(servers::Server::url));
     for store in &stores {
         for (name, binary) in DEMOS {
-            contract(&start_with(name, binary, &keys, store, free_port()), true).await;
+            contract(&start_on_any_port(name, binary, &keys, store), true).await;
         }
     }
 }

@@ -75,13 +75,17 @@ pub(crate) fn start(kind: Kind) -> Option<Server> {
         eprintln!("skipping: {message}");
         return None;
     }
-    let mut server = Server {
-        kind,
-        child: None,
-        port: free_port(),
-    };
-    server.restart();
-    Some(server)
+    for _ in 0..5 {
+        let mut server = Server {
+            kind,
+            child: None,
+            port: free_port(),
+        };
+        if server.try_restart() {
+            return Some(server);
+        }
+    }
+    panic!("{binary} did not start on any of five free ports");
 }
 
 impl Server {
@@ -101,8 +105,19 @@ impl Server {
         }
     }
 
-    /// Starts it (again) on the same port, empty, and waits until it accepts connections.
+    /// Starts it (again) on the same port, empty, and waits until it answers.
     pub(crate) fn restart(&mut self) {
+        assert!(
+            self.try_restart(),
+            "{:?} did not start on {}",
+            self.kind,
+            self.port
+        );
+    }
+
+    /// Starts it and waits until *it* answers on the port (another test's server may have
+    /// taken the port since it was picked); `false` when it exited first.
+    fn try_restart(&mut self) -> bool {
         self.kill();
         let port = self.port.to_string();
         let mut command = Command::new(self.kind.binary());
@@ -140,10 +155,38 @@ impl Server {
             .expect("the server starts");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "{:?} did not start", self.kind);
+        loop {
+            if self.answers() {
+                return true;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| child.try_wait().is_ok_and(|status| status.is_some()));
+            if exited || Instant::now() > deadline {
+                self.kill();
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Whether a server of this kind answers its ping on the port.
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let (ping, pong): (&[u8], &[u8]) = match self.kind {
+            Kind::Redis => (b"PING\r\n", b"+PONG"),
+            Kind::Memcached => (b"version\r\n", b"VERSION"),
+        };
+        let mut answer = [0u8; 16];
+        stream.write_all(ping).is_ok()
+            && stream
+                .read(&mut answer)
+                .is_ok_and(|n| answer[..n].starts_with(pong))
     }
 }
 
