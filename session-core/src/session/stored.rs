@@ -18,12 +18,14 @@ use crate::rejection::Rejection;
 use crate::schema::{
     FieldDeadlines, Schema, SchemaRef, SessionData, collect_deadlines, decode_payload,
 };
-use crate::store::fields::{split, struct_fields};
+use crate::store::fields::{field_order, split};
 use crate::store::{RecordKey, RecordWrite, SessionId, SessionStore, StoreError, UserSession};
 use crate::token::{SealInput, TokenTimes};
 
 const META: &str = "@meta";
 const DEADLINE: &str = "@deadline:";
+/// At most this many of a request's session cookies are looked up in the store.
+const MAX_LOOKUPS: usize = 3;
 /// The fingerprint of a store-id token's pseudo-schema (version 0).
 const STORE_ID_FINGERPRINT: u32 = 0x5354_4f52;
 
@@ -65,6 +67,9 @@ pub(super) struct Stored {
     deadlines: Vec<(u8, i64)>,
     /// Written by an older schema version: the next save rewrites the whole record.
     rewrite: bool,
+    /// With `rewrite`: the record's field names as loaded, to remove those the current
+    /// schema no longer has.
+    stale: Vec<String>,
     /// The cookie itself must be re-issued (key rotation, encryption setting, idle push).
     cookie_due: bool,
 }
@@ -72,6 +77,23 @@ pub(super) struct Stored {
 impl Stored {
     pub(super) fn user(&self) -> Option<&str> {
         self.user.as_deref()
+    }
+}
+
+/// What a whole-record write holds.
+struct RecordContent<'a> {
+    fields: &'a [(&'static str, Vec<u8>)],
+    deadlines: &'a [(u8, i64)],
+    user: Option<String>,
+    /// Fields of the record to remove (a migrated record's names the new schema lacks).
+    stale: &'a [&'a str],
+}
+
+/// Removes `key` from `user`'s index after the record is gone. Best effort: the session has
+/// ended either way, and a stale entry is skipped (and dropped) by the next listing.
+async fn tidy_index(store: &dyn SessionStore, user: &str, key: &RecordKey) {
+    if let Err(error) = store.index_remove(user, key).await {
+        tracing::warn!(target: "session", %error, "a per-user session index entry was not removed");
     }
 }
 
@@ -127,6 +149,7 @@ impl SessionManager {
         let cookie = self.inner.config.cookie.cookie_name();
         let mut first_rejection = None;
         let mut buf = Vec::new();
+        let mut lookups = 0;
         for value in values {
             let opened = self.open_id::<T>(value, now, &mut buf);
             let (id, times, refresh_due, cookie_reissue) = match opened {
@@ -136,6 +159,11 @@ impl SessionManager {
                     continue;
                 }
             };
+            // A client could collect its own old tokens and send dozens: a few lookups only.
+            if lookups == MAX_LOOKUPS {
+                break;
+            }
+            lookups += 1;
             let key = id.record_key();
             let Some(fields) = store.load(&key).await? else {
                 first_rejection.get_or_insert(Rejection::UnknownSession);
@@ -199,7 +227,10 @@ impl SessionManager {
             ));
         }
         let id = SessionId::from_slice(opened.payload).ok_or(Rejection::Undecodable)?;
-        let (refresh_due, _) = self.check_times(&opened.times, now)?;
+        let (refresh_due, deadline) = self.check_times(&opened.times, now)?;
+        let mut times = opened.times;
+        // A shortened absolute timeout applies to sessions issued before the change.
+        times.absolute_deadline = deadline;
         let reissue = if !opened.signed_by_current_key {
             Some(Reissue::RotatedKey)
         } else if opened.encrypted != self.inner.codec.encrypts() {
@@ -207,7 +238,7 @@ impl SessionManager {
         } else {
             None
         };
-        Ok((id, opened.times, refresh_due, reissue))
+        Ok((id, times, refresh_due, reissue))
     }
 
     pub(super) async fn save_stored<T: SessionData>(
@@ -223,7 +254,7 @@ impl SessionManager {
                     let key = stored.id.record_key();
                     store.delete(&key).await?;
                     if let Some(user) = stored.user() {
-                        store.index_remove(user, &key).await?;
+                        tidy_index(store, user, &key).await;
                     }
                 }
                 handle.stored = None;
@@ -232,7 +263,6 @@ impl SessionManager {
             }
             Pending::Nothing | Pending::Renew => {}
         }
-        let renew = handle.pending == Pending::Renew;
         let reissue = match handle.status {
             LoadStatus::Loaded { reissue } => reissue,
             _ => None,
@@ -241,7 +271,10 @@ impl SessionManager {
             .user_key
             .take()
             .filter(|user| handle.stored.as_ref().and_then(|s| s.user()) != Some(user.as_str()));
-        if !handle.changed && reissue.is_none() && !renew && user_change.is_none() {
+        // Attaching a user to a session is a privilege change: it always gets a fresh id, even
+        // if the application forgot `renew()` (else a planted id would be logged in).
+        let renew = handle.pending == Pending::Renew || user_change.is_some();
+        if !handle.changed && reissue.is_none() && !renew {
             return Ok(None);
         }
         let deadlines = collect_deadlines(&mut handle.data, now);
@@ -249,7 +282,7 @@ impl SessionManager {
 
         let result = match handle.stored.take() {
             None => {
-                let empty = !renew && user_change.is_none() && deadlines.is_empty() && {
+                let empty = !renew && deadlines.is_empty() && {
                     let whole: Vec<u8> =
                         fields.iter().flat_map(|(_, b)| b.iter().copied()).collect();
                     super::is_default_payload::<T>(&whole)?
@@ -258,41 +291,58 @@ impl SessionManager {
                     // A new visitor whose session is still empty: no record, no cookie.
                     return Ok(None);
                 }
-                self.create::<T>(store, handle, fields, deadlines, user_change, None, now)
+                self.create::<T>(store, handle, &fields, &deadlines, user_change, now)
                     .await
             }
             Some(old) if renew => {
-                let user = user_change.or_else(|| old.user.clone());
-                let result = self
-                    .create::<T>(store, handle, fields, deadlines, user, Some(&old), now)
-                    .await;
-                if result.is_err() {
-                    handle.stored = Some(old);
+                // Claim the old record first and go on only if this request removed it: a
+                // renewal racing a logout or "log out everywhere" must not carry the session
+                // over to a new id. (Should writing the new record then fail, the user is
+                // logged out and the request answers 503.)
+                let old_key = old.id.record_key();
+                if !store.delete(&old_key).await? {
+                    return Ok(self.ended(handle));
                 }
-                result
+                if let Some(user) = old.user() {
+                    tidy_index(store, user, &old_key).await;
+                }
+                let user = user_change.or_else(|| old.user.clone());
+                self.create::<T>(store, handle, &fields, &deadlines, user, now)
+                    .await
             }
             Some(old) if old.rewrite => {
-                let user = user_change.or_else(|| old.user.clone());
-                let times = handle.times.clone();
-                let result = self
+                // Migrated from an older schema: the whole record in the current layout, but
+                // only if it still exists.
+                let stale: Vec<&str> = old
+                    .stale
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|name| !fields.iter().any(|(f, _)| f == name))
+                    .collect();
+                let absolute = handle.times.as_ref().map_or(now, |t| t.absolute_deadline);
+                let written = self
                     .write_record::<T>(
                         store,
                         &old.id,
                         old.issued_at,
-                        times,
-                        &fields,
-                        &deadlines,
-                        user,
-                        old.user.as_deref(),
+                        absolute,
+                        RecordContent {
+                            fields: &fields,
+                            deadlines: &deadlines,
+                            user: old.user.clone(),
+                            stale: &stale,
+                        },
+                        false,
                         now,
                     )
                     .await;
-                match result {
-                    Ok(mut stored) => {
+                match written {
+                    Ok(Some(mut stored)) => {
                         stored.cookie_due = old.cookie_due;
                         handle.stored = Some(Box::new(stored));
                         self.cookie_after_update(handle, now)
                     }
+                    Ok(None) => return Ok(self.ended(handle)),
                     Err(error) => {
                         handle.stored = Some(old);
                         Err(error)
@@ -301,31 +351,14 @@ impl SessionManager {
             }
             Some(mut old) => {
                 let result = self
-                    .update::<T>(
-                        store,
-                        &mut old,
-                        handle,
-                        &fields,
-                        &deadlines,
-                        user_change,
-                        reissue,
-                        now,
-                    )
+                    .update::<T>(store, &mut old, handle, &fields, &deadlines, reissue, now)
                     .await;
                 match result {
                     Ok(true) => {
                         handle.stored = Some(old);
                         self.cookie_after_update(handle, now)
                     }
-                    Ok(false) => {
-                        tracing::warn!(
-                            target: "session",
-                            cookie = self.inner.config.cookie.cookie_name(),
-                            "the session ended (logout, renewal elsewhere or expiry) while this request ran; its changes were dropped"
-                        );
-                        handle.times = None;
-                        Ok(Some(self.removal()))
-                    }
+                    Ok(false) => return Ok(self.ended(handle)),
                     Err(error) => {
                         handle.stored = Some(old);
                         Err(error)
@@ -341,17 +374,34 @@ impl SessionManager {
         result
     }
 
-    /// Writes the session as a new record under a fresh id (new session, or renewal of `old`,
-    /// whose record is then deleted) and answers the cookie that carries the id.
-    #[allow(clippy::too_many_arguments)]
+    /// The session ended (logout, "log out everywhere", a renewal elsewhere, expiry) while
+    /// this request ran: its changes are dropped and the handle becomes an empty session. No
+    /// removal cookie: the old cookie is refused anyway, and a removal could delete the fresh
+    /// cookie a concurrent renewal just set.
+    fn ended<T: SessionData>(&self, handle: &mut SessionHandle<T>) -> Option<SetCookie> {
+        tracing::warn!(
+            target: "session",
+            cookie = self.inner.config.cookie.cookie_name(),
+            "the session ended (logout, renewal elsewhere or expiry) while this request ran; its changes were dropped"
+        );
+        handle.data = T::default();
+        handle.stored = None;
+        handle.times = None;
+        handle.changed = false;
+        handle.pending = Pending::Nothing;
+        handle.status = LoadStatus::Rejected(Rejection::UnknownSession);
+        None
+    }
+
+    /// Writes the session as a new record under a fresh id and answers the cookie that
+    /// carries the id.
     async fn create<T: SessionData>(
         &self,
         store: &dyn SessionStore,
         handle: &mut SessionHandle<T>,
-        fields: Vec<(&'static str, Vec<u8>)>,
-        deadlines: Vec<(u8, i64)>,
+        fields: &[(&'static str, Vec<u8>)],
+        deadlines: &[(u8, i64)],
         user: Option<String>,
-        old: Option<&Stored>,
         now: i64,
     ) -> Result<Option<SetCookie>, SessionError> {
         let id = SessionId::random().map_err(|e| SessionError::Rng(e.to_string()))?;
@@ -362,51 +412,42 @@ impl SessionManager {
             absolute_deadline: absolute,
             field_deadlines: Vec::new(),
         };
+        let content = RecordContent {
+            fields,
+            deadlines,
+            user,
+            stale: &[],
+        };
         let stored = self
-            .write_record::<T>(
-                store,
-                &id,
-                now,
-                Some(times.clone()),
-                &fields,
-                &deadlines,
-                user,
-                None,
-                now,
-            )
-            .await?;
-        if let Some(old) = old {
-            // The pre-renewal id must die, or a fixated or stolen cookie would live on.
-            let old_key = old.id.record_key();
-            store.delete(&old_key).await?;
-            if let Some(user) = old.user() {
-                store.index_remove(user, &old_key).await?;
-            }
-        }
+            .write_record::<T>(store, &id, now, absolute, content, true, now)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the store refused to create a record".into()))?;
         let set_cookie = self.seal_id::<T>(&id, &times)?;
         handle.stored = Some(Box::new(stored));
         handle.times = Some(times);
         Ok(Some(set_cookie))
     }
 
-    /// Writes a whole record (replacing what the key held) and keeps the user index in step.
+    /// Writes a whole record: created (replacing what the key held) or, with `create: false`,
+    /// only if it still exists (`Ok(None)` otherwise). The user's index entry is written
+    /// first, so a record never names a user whose index misses it.
     #[allow(clippy::too_many_arguments)]
     async fn write_record<T: SessionData>(
         &self,
         store: &dyn SessionStore,
         id: &SessionId,
         issued_at: i64,
-        times: Option<TokenTimes>,
-        fields: &[(&'static str, Vec<u8>)],
-        deadlines: &[(u8, i64)],
-        user: Option<String>,
-        previous_user: Option<&str>,
+        absolute: i64,
+        content: RecordContent<'_>,
+        create: bool,
         now: i64,
-    ) -> Result<Stored, SessionError> {
-        let absolute = times.as_ref().map_or_else(
-            || now.saturating_add(self.inner.config.absolute_timeout.whole_seconds()),
-            |t| t.absolute_deadline,
-        );
+    ) -> Result<Option<Stored>, SessionError> {
+        let RecordContent {
+            fields,
+            deadlines,
+            user,
+            stale,
+        } = content;
         let meta_bytes = meta_bytes::<T>(issued_at, user.as_deref(), fields)?;
         let deadline_names: Vec<String> = deadlines
             .iter()
@@ -426,39 +467,42 @@ impl SessionManager {
                 .map(String::as_str)
                 .zip(deadline_bytes.iter().map(Vec::as_slice)),
         );
+        let remove: Vec<&str> = stale
+            .iter()
+            .copied()
+            .filter(|name| !set.iter().any(|(n, _)| n == name))
+            .collect();
         let key = id.record_key();
-        let expires_at = self.record_expiry(now, absolute);
-        store
-            .save(
-                &key,
-                RecordWrite {
-                    create: true,
-                    set: &set,
-                    remove: &[],
-                    expires_at,
-                },
-            )
-            .await?;
-        if let Some(previous) = previous_user
-            && user.as_deref() != Some(previous)
-        {
-            store.index_remove(previous, &key).await?;
-        }
         if let Some(user) = &user {
             store.index_add(user, &key, unix(absolute)).await?;
         }
-        Ok(Stored {
+        let written = store
+            .save(
+                &key,
+                RecordWrite {
+                    create,
+                    set: &set,
+                    remove: &remove,
+                    expires_at: self.record_expiry(now, absolute),
+                },
+            )
+            .await?;
+        if !written {
+            return Ok(None);
+        }
+        Ok(Some(Stored {
             id: id.clone(),
             issued_at,
             user,
             fields: fields.iter().map(|(_, bytes)| bytes.clone()).collect(),
             deadlines: deadlines.to_vec(),
+            stale: Vec::new(),
             rewrite: false,
             cookie_due: false,
-        })
+        }))
     }
 
-    /// Writes the fields (and deadlines, and user key) that differ from the record as loaded.
+    /// Writes the fields (and deadlines) that differ from the record as loaded.
     /// `Ok(false)`: the record no longer exists.
     #[allow(clippy::too_many_arguments)]
     async fn update<T: SessionData>(
@@ -468,7 +512,6 @@ impl SessionManager {
         handle: &SessionHandle<T>,
         fields: &[(&'static str, Vec<u8>)],
         deadlines: &[(u8, i64)],
-        user_change: Option<String>,
         reissue: Option<Reissue>,
         now: i64,
     ) -> Result<bool, SessionError> {
@@ -492,12 +535,7 @@ impl SessionManager {
             .filter(|(slot, _)| !deadlines.iter().any(|(s, _)| s == slot))
             .map(|(slot, _)| deadline_field(*slot))
             .collect();
-        let meta = match &user_change {
-            Some(user) => Some(meta_bytes::<T>(old.issued_at, Some(user), fields)?),
-            None => None,
-        };
-        let nothing_to_write =
-            changed.is_empty() && set_deadlines.is_empty() && removed.is_empty() && meta.is_none();
+        let nothing_to_write = changed.is_empty() && set_deadlines.is_empty() && removed.is_empty();
         if nothing_to_write && reissue.is_none() {
             return Ok(true);
         }
@@ -510,9 +548,6 @@ impl SessionManager {
                 .iter()
                 .map(|(n, b)| (n.as_str(), b.as_slice())),
         );
-        if let Some(bytes) = &meta {
-            set.push((META, bytes));
-        }
         let remove: Vec<&str> = removed.iter().map(String::as_str).collect();
         let absolute = handle
             .times
@@ -532,13 +567,6 @@ impl SessionManager {
             .await?;
         if !written {
             return Ok(false);
-        }
-        if let Some(user) = user_change {
-            if let Some(previous) = &old.user {
-                store.index_remove(previous, &key).await?;
-            }
-            store.index_add(&user, &key, unix(absolute)).await?;
-            old.user = Some(user);
         }
         for i in changed {
             if let Some(slot) = old.fields.get_mut(i) {
@@ -587,7 +615,8 @@ impl SessionManager {
     }
 
     /// Store mode: the live sessions of `user` (see [`SessionHandle::set_user_key`]), for an
-    /// "active sessions" page. Index entries whose record is gone are dropped on the way.
+    /// "active sessions" page, oldest first. Index entries whose record is gone or belongs to
+    /// another user are dropped on the way.
     ///
     /// # Errors
     /// [`StoreError::NoStore`] in cookie mode; the store's error otherwise.
@@ -595,17 +624,12 @@ impl SessionManager {
         let store = self.require_store()?;
         let mut sessions = Vec::new();
         for key in store.index_members(user).await? {
-            let fields = store.load(&key).await?;
-            let meta = fields.as_ref().and_then(|fields| {
-                let (_, bytes) = fields.iter().find(|(name, _)| name == META)?;
-                postcard::from_bytes::<MetaHead<'_>>(bytes).ok()
-            });
-            match meta {
-                Some(meta) if meta.user == Some(user) => sessions.push(UserSession {
+            match issued_to(store, user, &key).await? {
+                Some(issued_at) => sessions.push(UserSession {
                     key,
-                    issued_at: unix(meta.issued_at),
+                    issued_at: unix(issued_at),
                 }),
-                _ => store.index_remove(user, &key).await?,
+                None => store.index_remove(user, &key).await?,
             }
         }
         sessions.sort_by_key(|s| s.issued_at);
@@ -621,21 +645,46 @@ impl SessionManager {
     /// have ended; calling again finishes the job).
     pub async fn end_user_sessions(&self, user: &str) -> Result<usize, StoreError> {
         let store = self.require_store()?;
-        let keys = store.index_members(user).await?;
-        for key in &keys {
-            store.delete(key).await?;
-            store.index_remove(user, key).await?;
+        let mut ended = 0;
+        for key in store.index_members(user).await? {
+            if issued_to(store, user, &key).await?.is_some() && store.delete(&key).await? {
+                ended += 1;
+            }
+            store.index_remove(user, &key).await?;
         }
-        Ok(keys.len())
+        Ok(ended)
     }
 
-    /// Store mode: ends one session, as listed by [`user_sessions`](Self::user_sessions).
+    /// Store mode: ends one of `user`'s sessions, as listed by
+    /// [`user_sessions`](Self::user_sessions) (a "sign out this device" button). Checks that
+    /// the session belongs to `user`, so a key edited in a form cannot end someone else's
+    /// session. Answers whether a session was ended.
     ///
     /// # Errors
     /// [`StoreError::NoStore`] in cookie mode; the store's error otherwise.
-    pub async fn end_session(&self, key: &RecordKey) -> Result<(), StoreError> {
-        self.require_store()?.delete(key).await
+    pub async fn end_session(&self, user: &str, key: &RecordKey) -> Result<bool, StoreError> {
+        let store = self.require_store()?;
+        if issued_to(store, user, key).await?.is_none() {
+            return Ok(false);
+        }
+        let ended = store.delete(key).await?;
+        store.index_remove(user, key).await?;
+        Ok(ended)
     }
+}
+
+/// When the live record under `key` was issued, if it belongs to `user`.
+async fn issued_to(
+    store: &dyn SessionStore,
+    user: &str,
+    key: &RecordKey,
+) -> Result<Option<i64>, StoreError> {
+    let fields = store.load(key).await?;
+    Ok(fields.as_ref().and_then(|fields| {
+        let (_, bytes) = fields.iter().find(|(name, _)| name == META)?;
+        let meta = postcard::from_bytes::<MetaHead<'_>>(bytes).ok()?;
+        (meta.user == Some(user)).then_some(meta.issued_at)
+    }))
 }
 
 /// The `@meta` field of a record of `T`.
@@ -674,16 +723,19 @@ fn decode_record<T: SessionData>(
     let current = head.name == ours.name
         && head.version == ours.version
         && head.fingerprint == ours.fingerprint;
-    // The field order: the struct's own for the current schema, the recorded one otherwise.
-    let recorded;
-    let order: &[&str] = match struct_fields::<T>() {
-        Some(names) if current => names,
-        _ => {
-            let meta: Meta<'_> =
-                postcard::from_bytes(&meta_bytes).map_err(|_| Rejection::Undecodable)?;
-            recorded = meta.fields;
-            &recorded
-        }
+    // The field order: the struct's own for the current schema, the recorded one otherwise
+    // (then every name of the record is kept, to remove what the new schema lacks).
+    let order: Vec<&str> = if current {
+        field_order::<T>().map_err(|_| Rejection::Undecodable)?
+    } else {
+        let meta: Meta<'_> =
+            postcard::from_bytes(&meta_bytes).map_err(|_| Rejection::Undecodable)?;
+        meta.fields
+    };
+    let stale: Vec<String> = if current {
+        Vec::new()
+    } else {
+        fields.iter().map(|(name, _)| name.clone()).collect()
     };
     let mut deadlines: Vec<(u8, i64)> = Vec::new();
     for (name, bytes) in &fields {
@@ -695,7 +747,7 @@ fn decode_record<T: SessionData>(
     }
     // The struct fields in order; a missing one makes the record undecodable.
     let mut ordered = Vec::with_capacity(order.len());
-    for name in order {
+    for name in &order {
         let at = fields
             .iter()
             .position(|(n, _)| n == name)
@@ -722,6 +774,7 @@ fn decode_record<T: SessionData>(
             fields: ordered,
             // All deadlines as stored, so the next write removes those of dropped fields.
             deadlines,
+            stale,
             rewrite: effects.migrated,
             cookie_due: false,
         },

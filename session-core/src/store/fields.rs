@@ -5,9 +5,6 @@
 //! struct: a record is read back by concatenating its fields in the order `@meta` recorded
 //! and decoding that like a cookie payload (same schema checks, same migrations).
 
-use std::cell::Cell;
-
-use serde::de::{self, DeserializeOwned};
 use serde::ser::{self, Impossible, Serialize, SerializeStruct};
 
 /// Why a value could not be split into fields.
@@ -38,12 +35,18 @@ fn not_a_struct<T>() -> Result<T, SplitError> {
 
 /// The fields of `value`, each encoded with postcard, in declaration order.
 pub(crate) fn split<T: Serialize>(value: &T) -> Result<Vec<(&'static str, Vec<u8>)>, SplitError> {
-    value.serialize(Splitter)
+    value.serialize(Splitter { values: true })
 }
 
-struct Splitter;
+/// Serializes a struct's fields one by one; with `values: false` it only records the names.
+struct Splitter {
+    values: bool,
+}
 
-struct Fields(Vec<(&'static str, Vec<u8>)>);
+struct Fields {
+    values: bool,
+    fields: Vec<(&'static str, Vec<u8>)>,
+}
 
 impl SerializeStruct for Fields {
     type Ok = Vec<(&'static str, Vec<u8>)>;
@@ -54,13 +57,17 @@ impl SerializeStruct for Fields {
         key: &'static str,
         value: &V,
     ) -> Result<(), SplitError> {
-        let bytes = postcard::to_allocvec(value).map_err(|e| SplitError(e.to_string()))?;
-        self.0.push((key, bytes));
+        let bytes = if self.values {
+            postcard::to_allocvec(value).map_err(|e| SplitError(e.to_string()))?
+        } else {
+            Vec::new()
+        };
+        self.fields.push((key, bytes));
         Ok(())
     }
 
     fn end(self) -> Result<Self::Ok, SplitError> {
-        Ok(self.0)
+        Ok(self.fields)
     }
 }
 
@@ -84,7 +91,10 @@ impl ser::Serializer for Splitter {
     type SerializeStructVariant = Never;
 
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Fields, SplitError> {
-        Ok(Fields(Vec::with_capacity(len)))
+        Ok(Fields {
+            values: self.values,
+            fields: Vec::with_capacity(len),
+        })
     }
 
     refuse! {
@@ -147,57 +157,13 @@ impl ser::Serializer for Splitter {
     }
 }
 
-/// The field names of `T` in declaration order, as its `Deserialize` impl declares them
-/// (`None` when `T` does not deserialize as a struct). Costs no allocation.
-pub(crate) fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
-    let found = Cell::new(None);
-    let _ = T::deserialize(Probe(&found));
-    found.get()
-}
-
-/// A deserializer that only records the field list `deserialize_struct` is called with.
-struct Probe<'a>(&'a Cell<Option<&'static [&'static str]>>);
-
-/// Ends a [`Probe`].
-#[derive(Debug)]
-struct Stop;
-
-impl std::fmt::Display for Stop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("probe")
-    }
-}
-
-impl std::error::Error for Stop {}
-
-impl de::Error for Stop {
-    fn custom<M: std::fmt::Display>(_: M) -> Self {
-        Stop
-    }
-}
-
-impl<'de> de::Deserializer<'de> for Probe<'_> {
-    type Error = Stop;
-
-    fn deserialize_any<V: de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
-        Err(Stop)
-    }
-
-    fn deserialize_struct<V: de::Visitor<'de>>(
-        self,
-        _: &'static str,
-        fields: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Stop> {
-        self.0.set(Some(fields));
-        Err(Stop)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf option unit unit_struct newtype_struct seq tuple
-        tuple_struct map enum identifier ignored_any
-    }
+/// The field names of `T` in the order `T` serializes them (the order of a record's
+/// concatenation). Taken from the `Serialize` side on purpose: `Deserialize`'s field list also
+/// holds `#[serde(alias)]` names, in another order.
+pub(crate) fn field_order<T: Serialize + Default>() -> Result<Vec<&'static str>, SplitError> {
+    T::default()
+        .serialize(Splitter { values: false })
+        .map(|fields| fields.into_iter().map(|(name, _)| name).collect())
 }
 
 #[cfg(test)]
@@ -227,10 +193,21 @@ mod tests {
         assert_eq!(postcard::from_bytes::<S>(&whole).expect("decode"), value);
     }
 
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    struct Renamed {
+        zeta: u8,
+        #[serde(alias = "old_name", rename = "alpha")]
+        beta: u8,
+    }
+
     #[test]
-    fn struct_fields_are_the_declared_names_in_order() {
-        assert_eq!(struct_fields::<S>(), Some(&["user", "visits", "tags"][..]));
-        assert_eq!(struct_fields::<u8>(), None);
+    fn field_order_is_the_serialized_order_without_aliases() {
+        assert_eq!(
+            field_order::<S>().expect("struct"),
+            ["user", "visits", "tags"]
+        );
+        assert_eq!(field_order::<Renamed>().expect("struct"), ["zeta", "alpha"]);
+        assert!(field_order::<u8>().is_err());
     }
 
     #[test]

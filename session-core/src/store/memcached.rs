@@ -553,23 +553,25 @@ impl MemcachedStore {
         Err(contention("updating a record"))
     }
 
-    async fn delete_on(&self, client: &mut Client, key: &RecordKey) -> Result<(), Fail> {
+    async fn delete_on(&self, client: &mut Client, key: &RecordKey) -> Result<bool, Fail> {
         let head_key = self.head_key(key);
         let Some(value) = client
-            .meta_get(&head_key, false, None, Some(&["v"]))
+            .meta_get(&head_key, false, None, Some(&["v", "c"]))
             .await?
         else {
-            return Ok(());
+            return Ok(false);
         };
         // A head that does not decode is deleted all the same.
-        let names = postcard::from_bytes::<Head>(value.data.as_deref().unwrap_or_default())
-            .map(|head| head.names)
-            .unwrap_or_default();
-        delete_key(client, &head_key, None).await?;
-        for name in &names {
-            delete_key(client, &self.field_key(&head_key, name), None).await?;
+        let head = postcard::from_bytes::<Head>(value.data.as_deref().unwrap_or_default()).ok();
+        let live = head
+            .as_ref()
+            .is_some_and(|head| head.expires_at_ms > unix_ms_ceil(OffsetDateTime::now_utc()));
+        // Compare-and-delete: of two concurrent deletes, only one finds the record.
+        let deleted = delete_key(client, &head_key, value.cas).await?;
+        for name in head.map(|head| head.names).unwrap_or_default() {
+            delete_key(client, &self.field_key(&head_key, &name), None).await?;
         }
-        Ok(())
+        Ok(deleted && live)
     }
 
     async fn index_add_on(
@@ -693,7 +695,7 @@ impl SessionStore for MemcachedStore {
         }))
     }
 
-    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, ()> {
+    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, bool> {
         Box::pin(with_client!(self, client => self.delete_on(client, key).await))
     }
 
@@ -846,16 +848,18 @@ async fn cas_set(
 }
 
 /// Deletes `key` (only at CAS `version`, when given); a missing or changed key is fine.
-async fn delete_key(client: &mut Client, key: &str, version: Option<u64>) -> Result<(), Fail> {
+/// Deletes `key` (only at `version`, when given); answers whether this call deleted it.
+async fn delete_key(client: &mut Client, key: &str, version: Option<u64>) -> Result<bool, Fail> {
     let compare = version.map(|cas| format!("C{cas}"));
     let flags: Vec<&str> = compare.iter().map(String::as_str).collect();
     match client
         .meta_delete(key, false, None, Some(flags.as_slice()))
         .await
     {
-        Ok(_)
-        | Err(McError::Protocol(Status::NotFound))
-        | Err(McError::Protocol(Status::Exists)) => Ok(()),
+        Ok(_) => Ok(true),
+        Err(McError::Protocol(Status::NotFound)) | Err(McError::Protocol(Status::Exists)) => {
+            Ok(false)
+        }
         Err(error) => Err(error.into()),
     }
 }

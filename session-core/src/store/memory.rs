@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::ops::compute::Op;
+use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 use time::OffsetDateTime;
 
@@ -138,12 +139,17 @@ impl MemoryStore {
     /// A store that keeps at most `max_records` sessions.
     pub fn new(max_records: u64) -> Self {
         Self {
+            // LRU, not moka's default TinyLFU: TinyLFU admits a new entry into a full cache
+            // only if it is used more than the one it would evict, so new sessions would be
+            // turned away.
             records: Cache::builder()
                 .max_capacity(max_records)
+                .eviction_policy(EvictionPolicy::lru())
                 .expire_after(AtDeadline)
                 .build(),
             users: Cache::builder()
                 .max_capacity(max_records)
+                .eviction_policy(EvictionPolicy::lru())
                 .expire_after(AtDeadline)
                 .build(),
             slack: EVICTION_SLACK,
@@ -211,12 +217,15 @@ impl SessionStore for MemoryStore {
         Box::pin(std::future::ready(Ok(written)))
     }
 
-    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, ()> {
-        if let Some(record) = self.records.get(key) {
-            record.lock().deleted = true;
-        }
+    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, bool> {
+        let removed = self.records.get(key).is_some_and(|record| {
+            let mut state = record.lock();
+            let live = state.live();
+            state.deleted = true;
+            live
+        });
         self.records.invalidate(key);
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(std::future::ready(Ok(removed)))
     }
 
     fn index_add<'a>(
@@ -306,10 +315,19 @@ mod tests {
         assert_eq!(store.len(), 0, "evicted without a sweeper");
 
         let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let mut newest = None;
         for _ in 0..500 {
             let key = SessionId::random().expect("rng").record_key();
             pollster::block_on(store.save(&key, write(later))).expect("save");
+            newest = Some(key);
         }
         assert!(store.len() <= 50, "{} records", store.len());
+        let newest = newest.expect("written");
+        assert!(
+            pollster::block_on(store.load(&newest))
+                .expect("load")
+                .is_some(),
+            "a full store still takes new sessions (the least recently used leave)"
+        );
     }
 }

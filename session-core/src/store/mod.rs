@@ -239,10 +239,10 @@ impl StoreError {
 ///         })
 ///     }
 ///
-///     fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, ()> {
+///     fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, bool> {
 ///         Box::pin(async move {
-///             self.0.lock().unwrap().remove(key);
-///             Ok(())
+///             let removed = self.0.lock().unwrap().remove(key);
+///             Ok(removed.is_some_and(|(_, exp)| exp > OffsetDateTime::now_utc()))
 ///         })
 ///     }
 /// }
@@ -261,8 +261,10 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// (`write.create == false`) found no record and wrote nothing.
     fn save<'a>(&'a self, key: &'a RecordKey, write: RecordWrite<'a>) -> StoreFuture<'a, bool>;
 
-    /// Removes the record under `key`, if any.
-    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, ()>;
+    /// Removes the record under `key`; answers whether a live record was there. Of two
+    /// concurrent deletes of one record at most one answers `true` where the backend allows
+    /// (renewal relies on it: it goes ahead only if it removed the old record itself).
+    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, bool>;
 
     /// Adds `key` to the sessions of `user`, keeping the entry at least until `expires_at`.
     /// The default answers [`StoreError::Unsupported`].

@@ -200,14 +200,14 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
         })
     }
 
-    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, ()> {
+    fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let _: i64 = connection
+            let removed: i64 = connection
                 .del(self.record(key))
                 .await
                 .map_err(StoreError::unavailable)?;
-            Ok(())
+            Ok(removed == 1)
         })
     }
 
