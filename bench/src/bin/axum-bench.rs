@@ -37,68 +37,47 @@ mod ours {
     }
 }
 
-mod peer_tower_sessions {
-    use bench::Typical;
-    use tower_sessions::Session;
+/// The tower-sessions handlers, for one version of its `Session` type.
+macro_rules! tower_sessions_handlers {
+    ($session:ty) => {
+        use bench::Typical;
 
-    pub(crate) async fn init(session: Session) -> &'static str {
-        session
-            .insert("data", Typical::sample())
-            .await
-            .expect("memory store");
-        "ok"
-    }
-    pub(crate) async fn write(session: Session) -> String {
-        let mut value: Typical = session
-            .get("data")
-            .await
-            .expect("store")
-            .unwrap_or_default();
-        value.counter += 1;
-        session.insert("data", &value).await.expect("memory store");
-        value.counter.to_string()
-    }
-    pub(crate) async fn read(session: Session) -> String {
-        let value: Typical = session
-            .get("data")
-            .await
-            .expect("store")
-            .unwrap_or_default();
-        value.name
-    }
+        pub(crate) async fn init(session: $session) -> &'static str {
+            session
+                .insert("data", Typical::sample())
+                .await
+                .expect("store");
+            "ok"
+        }
+        pub(crate) async fn write(session: $session) -> String {
+            let mut value: Typical = session
+                .get("data")
+                .await
+                .expect("store")
+                .unwrap_or_default();
+            value.counter += 1;
+            session.insert("data", &value).await.expect("store");
+            value.counter.to_string()
+        }
+        pub(crate) async fn read(session: $session) -> String {
+            let value: Typical = session
+                .get("data")
+                .await
+                .expect("store")
+                .unwrap_or_default();
+            value.name
+        }
+    };
+}
+
+mod peer_tower_sessions {
+    tower_sessions_handlers!(tower_sessions::Session);
 }
 
 /// tower-sessions 0.14 with its Redis store (tower-sessions-redis-store 0.16 needs 0.14).
 #[cfg(feature = "store-peers")]
 mod peer_tower_sessions_redis {
-    use bench::Typical;
-    use tower_sessions_014::Session;
-
-    pub(crate) async fn init(session: Session) -> &'static str {
-        session
-            .insert("data", Typical::sample())
-            .await
-            .expect("redis store");
-        "ok"
-    }
-    pub(crate) async fn write(session: Session) -> String {
-        let mut value: Typical = session
-            .get("data")
-            .await
-            .expect("store")
-            .unwrap_or_default();
-        value.counter += 1;
-        session.insert("data", &value).await.expect("redis store");
-        value.counter.to_string()
-    }
-    pub(crate) async fn read(session: Session) -> String {
-        let value: Typical = session
-            .get("data")
-            .await
-            .expect("store")
-            .unwrap_or_default();
-        value.name
-    }
+    tower_sessions_handlers!(tower_sessions_014::Session);
 
     pub(crate) async fn router() -> axum::Router {
         use tower_sessions_redis_store::fred::prelude::*;
