@@ -78,6 +78,15 @@ pub enum SchemaMismatch {
         /// The fingerprint in the token.
         seen: u32,
     },
+    /// The token belongs to the other session mode: the application moved between cookie
+    /// mode and a server-side store.
+    SessionMode {
+        /// The schema name.
+        name: &'static str,
+        /// `true`: the token is a store's session id and this application keeps sessions in
+        /// cookies; `false`: the other way round.
+        token_is_store_id: bool,
+    },
 }
 
 impl Rejection {
@@ -180,6 +189,20 @@ impl fmt::Display for SchemaMismatch {
             } => write!(
                 f,
                 "token has {name} v{version} with fingerprint {seen:08x}, expected {expected:08x} (the struct changed without a version bump)"
+            ),
+            Self::SessionMode {
+                name,
+                token_is_store_id: true,
+            } => write!(
+                f,
+                "token is a server-side store's {name} session id, but this application keeps sessions in cookies (SessionConfig::store was removed; users sign in again)"
+            ),
+            Self::SessionMode {
+                name,
+                token_is_store_id: false,
+            } => write!(
+                f,
+                "token is a cookie-mode {name} session, but this application keeps sessions in a server-side store (SessionConfig::store was added; users sign in again)"
             ),
         }
     }

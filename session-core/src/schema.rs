@@ -199,6 +199,22 @@ pub(crate) fn collect_deadlines<T: SessionData>(value: &mut T, now: i64) -> Vec<
     collect.out
 }
 
+/// The schema version of store-mode tokens, whose payload is a session id rather than data.
+/// Real schemas start at version 1.
+pub(crate) const STORE_ID_VERSION: u32 = 0;
+
+/// Refuses a token written for another schema name.
+pub(crate) fn check_name<T: SessionData>(seen: SchemaRef<'_>) -> Result<(), Rejection> {
+    let ours = T::SCHEMA;
+    if seen.name == ours.name {
+        return Ok(());
+    }
+    Err(Rejection::SchemaMismatch(SchemaMismatch::Name {
+        expected: ours.name,
+        seen: seen.name.chars().take(64).collect(),
+    }))
+}
+
 /// Decodes a payload written under `seen` as `T`, following `migrate_from` chains for older
 /// versions, and drops expired fields.
 ///
@@ -210,11 +226,12 @@ pub fn decode_payload<T: SessionData>(
     payload: &[u8],
     deadlines: &FieldDeadlines<'_>,
 ) -> Result<(T, DecodeEffects), Rejection> {
+    check_name::<T>(seen)?;
     let ours = T::SCHEMA;
-    if seen.name != ours.name {
-        return Err(Rejection::SchemaMismatch(SchemaMismatch::Name {
-            expected: ours.name,
-            seen: seen.name.chars().take(64).collect(),
+    if seen.version == STORE_ID_VERSION {
+        return Err(Rejection::SchemaMismatch(SchemaMismatch::SessionMode {
+            name: ours.name,
+            token_is_store_id: true,
         }));
     }
     if seen.version == ours.version {

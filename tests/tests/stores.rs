@@ -620,7 +620,12 @@ fn cookie_mode_tokens_are_not_store_ids(b: fn() -> Option<Backend>) {
     let refused = fx.load::<Profile>(Some(token.value()));
     assert!(matches!(
         rejection(&refused),
-        Some(Rejection::SchemaMismatch(_))
+        Some(Rejection::SchemaMismatch(
+            session_core::SchemaMismatch::SessionMode {
+                token_is_store_id: false,
+                ..
+            }
+        ))
     ));
 
     let store_token = fx.login("alice");
@@ -629,7 +634,12 @@ fn cookie_mode_tokens_are_not_store_ids(b: fn() -> Option<Backend>) {
         .expect("cookie mode");
     assert!(matches!(
         rejection(&refused),
-        Some(Rejection::SchemaMismatch(_))
+        Some(Rejection::SchemaMismatch(
+            session_core::SchemaMismatch::SessionMode {
+                token_is_store_id: true,
+                ..
+            }
+        ))
     ));
 }
 

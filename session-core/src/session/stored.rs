@@ -14,9 +14,10 @@ use time::OffsetDateTime;
 
 use super::{LoadStatus, Pending, Reissue, SessionHandle, SessionManager, SetCookie};
 use crate::error::SessionError;
-use crate::rejection::Rejection;
+use crate::rejection::{Rejection, SchemaMismatch};
 use crate::schema::{
-    FieldDeadlines, Schema, SchemaRef, SessionData, collect_deadlines, decode_payload,
+    FieldDeadlines, STORE_ID_VERSION, Schema, SchemaRef, SessionData, check_name,
+    collect_deadlines, decode_payload,
 };
 use crate::store::fields::{field_order, split};
 use crate::store::{RecordKey, RecordWrite, SessionId, SessionStore, StoreError, UserSession};
@@ -101,7 +102,7 @@ async fn tidy_index(store: &dyn SessionStore, user: &str, key: &RecordKey) {
 fn id_schema<T: SessionData>() -> Schema {
     Schema {
         name: T::SCHEMA.name,
-        version: 0,
+        version: STORE_ID_VERSION,
         fingerprint: STORE_ID_FINGERPRINT,
     }
 }
@@ -214,17 +215,14 @@ impl SessionManager {
         buf: &mut Vec<u8>,
     ) -> Result<(SessionId, TokenTimes, bool, Option<Reissue>), Rejection> {
         let opened = self.inner.codec.open(value, buf)?;
-        let ours = id_schema::<T>();
-        let seen = opened.schema;
-        if seen.name != ours.name || seen.version != 0 || seen.fingerprint != ours.fingerprint {
-            // A cookie-mode token (or another application's): refused like any other schema.
-            return Err(crate::rejection::Rejection::SchemaMismatch(
-                crate::rejection::SchemaMismatch::Version {
-                    name: T::SCHEMA.name,
-                    expected: 0,
-                    seen: seen.version,
-                },
-            ));
+        check_name::<T>(opened.schema)?;
+        if opened.schema.version != STORE_ID_VERSION
+            || opened.schema.fingerprint != STORE_ID_FINGERPRINT
+        {
+            return Err(Rejection::SchemaMismatch(SchemaMismatch::SessionMode {
+                name: T::SCHEMA.name,
+                token_is_store_id: false,
+            }));
         }
         let id = SessionId::from_slice(opened.payload).ok_or(Rejection::Undecodable)?;
         let (refresh_due, deadline) = self.check_times(&opened.times, now)?;
@@ -313,12 +311,7 @@ impl SessionManager {
             Some(old) if old.rewrite => {
                 // Migrated from an older schema: the whole record in the current layout, but
                 // only if it still exists.
-                let stale: Vec<&str> = old
-                    .stale
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|name| !fields.iter().any(|(f, _)| f == name))
-                    .collect();
+                let stale: Vec<&str> = old.stale.iter().map(String::as_str).collect();
                 let absolute = handle.times.as_ref().map_or(now, |t| t.absolute_deadline);
                 let written = self
                     .write_record::<T>(
@@ -351,7 +344,7 @@ impl SessionManager {
             }
             Some(mut old) => {
                 let result = self
-                    .update::<T>(store, &mut old, handle, &fields, &deadlines, reissue, now)
+                    .update::<T>(store, &mut old, handle, fields, &deadlines, reissue, now)
                     .await;
                 match result {
                     Ok(true) => {
@@ -510,7 +503,7 @@ impl SessionManager {
         store: &dyn SessionStore,
         old: &mut Stored,
         handle: &SessionHandle<T>,
-        fields: &[(&'static str, Vec<u8>)],
+        fields: Vec<(&'static str, Vec<u8>)>,
         deadlines: &[(u8, i64)],
         reissue: Option<Reissue>,
         now: i64,
@@ -568,9 +561,12 @@ impl SessionManager {
         if !written {
             return Ok(false);
         }
-        for i in changed {
-            if let Some(slot) = old.fields.get_mut(i) {
-                slot.clone_from(&fields[i].1);
+        // Keep the written bytes as the new baseline (moved, not copied).
+        for (i, (_, bytes)) in fields.into_iter().enumerate() {
+            if changed.contains(&i)
+                && let Some(slot) = old.fields.get_mut(i)
+            {
+                *slot = bytes;
             }
         }
         old.deadlines = deadlines.to_vec();

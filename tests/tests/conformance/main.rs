@@ -20,11 +20,6 @@ macro_rules! conformance {
             use crate::$adapter as app;
 
             #[test]
-            fn a_store_outage_answers_503_then_recovers() {
-                suite::a_store_outage_answers_503_then_recovers(app::start, BACKEND);
-            }
-
-            #[test]
             fn cookie_attributes() {
                 suite::cookie_attributes(app::start, BACKEND);
             }
@@ -95,6 +90,46 @@ conformance!(rocket_redis_store, rocket_app, Redis);
 conformance!(axum_memcached_store, axum_app, Memcached);
 conformance!(actix_memcached_store, actix_app, Memcached);
 conformance!(rocket_memcached_store, rocket_app, Memcached);
+
+/// The outage check needs a store that runs as a server it can kill.
+macro_rules! outage {
+    ($name:ident, $adapter:ident, $backend:ident) => {
+        #[test]
+        fn $name() {
+            suite::a_store_outage_answers_503_then_recovers(
+                $adapter::start,
+                harness::Backend::$backend,
+            );
+        }
+    };
+}
+
+outage!(axum_redis_outage_answers_503_then_recovers, axum_app, Redis);
+outage!(
+    actix_redis_outage_answers_503_then_recovers,
+    actix_app,
+    Redis
+);
+outage!(
+    rocket_redis_outage_answers_503_then_recovers,
+    rocket_app,
+    Redis
+);
+outage!(
+    axum_memcached_outage_answers_503_then_recovers,
+    axum_app,
+    Memcached
+);
+outage!(
+    actix_memcached_outage_answers_503_then_recovers,
+    actix_app,
+    Memcached
+);
+outage!(
+    rocket_memcached_outage_answers_503_then_recovers,
+    rocket_app,
+    Memcached
+);
 
 const ALL: [(&str, harness::Start); 3] = [
     ("axum", axum_app::start),
