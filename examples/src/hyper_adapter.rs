@@ -1,29 +1,28 @@
 //! A complete session adapter for bare [hyper](https://docs.rs/hyper) 1, as a model for wiring
-//! any other framework (see docs/adapters.md). Everything an adapter does is here:
+//! any other framework (see docs/adapters.md). It follows the adapter contract of
+//! [`session_core::adapter`] and nothing else:
 //!
-//! 1. hand the request's `Cookie` header values to [`SessionManager::load`] (an error only in
-//!    store mode, when the store is down: answer its status, 503);
-//! 2. let the handler read and change the typed [`SessionHandle`];
-//! 3. pass the handle to [`SessionManager::save`] and send the `Set-Cookie` it returns (with
-//!    `Cache-Control: no-store`), or the error's status (503 store down, 500 otherwise) if
-//!    the session cannot be saved;
-//! 4. warn once when a Secure cookie answers plain HTTP from a non-localhost host.
+//! 1. build the request's [`RequestFacts`] from its headers and start a [`RequestSession`];
+//! 2. lend the session to the handler with the request's `Cookie` header bytes (a
+//!    [`LendError`] carries the status and body to answer);
+//! 3. after the handler, [`finish`](RequestSession::finish) and apply the outcome: replace the
+//!    response by its failure, if any, then apply its headers.
 //!
-//! Signing, expiry, rotation, schema checks and logging of refused cookies all stay in
+//! Signing, expiry, rotation, schema checks, the store, cache headers and logging all stay in
 //! session-core.
 
 use std::future::Future;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CACHE_CONTROL, COOKIE, HOST, HeaderValue, SET_COOKIE};
+use hyper::header::{COOKIE, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use session_core::{RequestOrigin, SessionData, SessionHandle, SessionManager, SetCookie};
+use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
+use session_core::{SessionData, SessionManager};
 
-/// Runs `handler` with the request's session and writes the session cookie after it.
-///
-/// The handler takes the handle by value and gives it back with its response, which keeps the
-/// borrow simple across `.await`.
+/// Runs `handler` with the request's session and writes the session cookie after it. The
+/// handler owns the [`LentSession`] (it derefs to the session handle, which derefs to `T`);
+/// dropping it at the end hands the session back for saving.
 pub async fn with_session<T, F, Fut>(
     manager: &SessionManager,
     request: Request<Incoming>,
@@ -31,64 +30,54 @@ pub async fn with_session<T, F, Fut>(
 ) -> Response<Full<Bytes>>
 where
     T: SessionData,
-    F: FnOnce(Request<Incoming>, SessionHandle<T>) -> Fut,
-    Fut: Future<Output = (Response<Full<Bytes>>, SessionHandle<T>)>,
+    F: FnOnce(Request<Incoming>, LentSession<T>) -> Fut,
+    Fut: Future<Output = Response<Full<Bytes>>>,
 {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let origin = RequestOrigin {
-        scheme: request.uri().scheme_str(),
-        host: header(HOST.as_str()),
-        forwarded_proto: header("x-forwarded-proto"),
-        forwarded: header("forwarded"),
-    };
-    let dropped = manager.cookie_dropped_by_browsers(&origin);
+    let facts =
+        RequestFacts::from_headers(|name| request.headers().get(name).map(HeaderValue::as_bytes))
+            .scheme(request.uri().scheme_str())
+            .authority(request.uri().authority().map(|a| a.as_str()));
+    let session = RequestSession::<T>::new(manager.clone(), &facts);
     let cookies = request
         .headers()
         .get_all(COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok());
-    let session = match manager.load::<T>(cookies).await {
-        Ok(session) => session,
-        Err(error) => {
-            tracing::error!(target: "session", %error, "session not loaded");
-            return failure(&error);
-        }
+        .map(HeaderValue::as_bytes);
+    let lent = match session.lend(cookies).await {
+        Ok(lent) => lent,
+        Err(error) => return refused(&error),
     };
 
-    let (mut response, mut session) = handler(request, session).await;
+    let mut response = handler(request, lent).await;
 
-    match manager.save(&mut session).await {
-        Ok(None) => {}
-        Ok(Some(set_cookie)) => {
-            if let Ok(value) = HeaderValue::try_from(set_cookie.into_header_value()) {
-                response.headers_mut().append(SET_COOKIE, value);
-                response.headers_mut().insert(
-                    CACHE_CONTROL,
-                    HeaderValue::from_static(SetCookie::CACHE_CONTROL),
-                );
-            }
-            if dropped {
-                manager.warn_cookie_dropped_by_browsers();
-            }
-        }
-        Err(error) => {
-            tracing::error!(target: "session", %error, "session not saved");
-            return failure(&error);
+    let outcome = session.finish().await;
+    if let Some(failure) = outcome.failure() {
+        response = text(failure.status(), failure.body());
+    }
+    let headers = response.headers_mut();
+    for change in outcome.into_headers() {
+        let name = HeaderName::from_static(change.name());
+        let action = change.action();
+        let Ok(value) = HeaderValue::try_from(change.into_value().into_owned()) else {
+            continue;
+        };
+        if action == HeaderAction::Replace {
+            headers.insert(name, value);
+        } else {
+            headers.append(name, value);
         }
     }
     response
 }
 
-/// The answer when the session cannot be loaded or saved.
-fn failure(error: &session_core::SessionError) -> Response<Full<Bytes>> {
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-        session_core::STORE_UNAVAILABLE
-    } else {
-        "session could not be saved"
-    };
-    let mut failed = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *failed.status_mut() = status;
-    failed
+/// The answer when the session cannot be lent (the store is down: 503).
+fn refused(error: &LendError) -> Response<Full<Bytes>> {
+    text(error.status(), &error.to_string())
+}
+
+fn text(status: u16, body: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
 }

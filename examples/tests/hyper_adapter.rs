@@ -56,7 +56,8 @@ async fn start() -> SocketAddr {
                                     }
                                     _ => session.data().count.to_string(),
                                 };
-                                (Response::new(Full::new(Bytes::from(body))), session)
+                                drop(session);
+                                Response::new(Full::new(Bytes::from(body)))
                             },
                         )
                         .await;

@@ -175,12 +175,25 @@ impl CookieSettings {
         &'a self,
         cookie_headers: impl IntoIterator<Item = &'h str> + 'a,
     ) -> impl Iterator<Item = &'h str> + 'a {
+        self.values_in_bytes(cookie_headers.into_iter().map(str::as_bytes))
+    }
+
+    /// [`values_in`](Self::values_in) over raw header bytes: a pair that is not UTF-8 (another
+    /// cookie with a byte like `0xE9`) is skipped, never the whole header.
+    pub(crate) fn values_in_bytes<'a, 'h: 'a>(
+        &'a self,
+        cookie_headers: impl IntoIterator<Item = &'h [u8]> + 'a,
+    ) -> impl Iterator<Item = &'h str> + 'a {
         cookie_headers
             .into_iter()
-            .flat_map(|header| header.split(';'))
+            .flat_map(|header| header.split(|&b| b == b';'))
             .filter_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                (name.trim() == self.name).then(|| value.trim())
+                let eq = pair.iter().position(|&b| b == b'=')?;
+                let name = std::str::from_utf8(&pair[..eq]).ok()?;
+                if name.trim() != self.name {
+                    return None;
+                }
+                std::str::from_utf8(&pair[eq + 1..]).ok().map(str::trim)
             })
     }
 }

@@ -41,7 +41,7 @@
 //! - [`config`] and [`session`]: settings, [`SessionManager`] and the per-request
 //!   [`SessionHandle`].
 //! - [`rejection`]: why a cookie was refused.
-//! - [`request`]: the per-request session adapters share between middleware and extractor.
+//! - [`adapter`]: the contract web-framework adapters implement.
 //!
 //! # Feature flags
 //! - `derive` (default): `#[derive(SessionData)]`, re-exported from `session-macros` (pinned to
@@ -50,6 +50,7 @@
 
 #![deny(missing_docs)]
 
+pub mod adapter;
 pub mod clock;
 pub mod config;
 pub mod cookie;
@@ -57,7 +58,6 @@ pub mod error;
 pub mod key;
 pub mod keyring;
 pub mod rejection;
-pub mod request;
 pub mod schema;
 pub mod session;
 pub mod store;
@@ -70,11 +70,8 @@ pub use crate::error::{ConfigError, KeyError, KeyringError, SessionError};
 pub use crate::key::{Key, KeyId};
 pub use crate::keyring::{Keyring, RotationPolicy};
 pub use crate::rejection::{Rejection, SchemaMismatch};
-pub use crate::request::{AlreadyLent, LendError, LentSession, RequestSession};
 pub use crate::schema::{Expiring, Flash, Schema, SessionData};
-pub use crate::session::{
-    LoadStatus, Reissue, RequestOrigin, SessionHandle, SessionManager, SetCookie,
-};
+pub use crate::session::{LoadStatus, Reissue, SessionHandle, SessionManager, SetCookie};
 pub use crate::token::Codec;
 /// Derives [`SessionData`](trait@SessionData): see the `session-macros` crate.
 #[cfg(feature = "derive")]
@@ -103,11 +100,10 @@ macro_rules! assert_schema {
     };
 }
 
-#[doc(hidden)]
-pub use time as __time;
-
-/// The body adapters answer with `503 Service Unavailable` when the session store is down.
-pub const STORE_UNAVAILABLE: &str = "the session store is unavailable; try again shortly";
+/// The `time` crate, re-exported on purpose: session timestamps are
+/// [`time::OffsetDateTime`], timeouts are [`time::Duration`], and [`ManualClock::new`] takes
+/// a start time. Use `session_core::time` (or your adapter's `time`) to get the same version.
+pub use time;
 
 /// What `#[derive(SessionData)]` and [`assert_schema!`] expand to reach. Not public API.
 #[doc(hidden)]

@@ -63,52 +63,6 @@ struct Inner {
     warned_plain_http: std::sync::atomic::AtomicBool,
 }
 
-/// What an adapter knows about how a request reached the server, to diagnose Secure cookies
-/// that browsers would drop.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestOrigin<'a> {
-    /// The URI scheme, when the request line or HTTP/2 pseudo-header carried one.
-    pub scheme: Option<&'a str>,
-    /// The `Host` header (or HTTP/2 authority).
-    pub host: Option<&'a str>,
-    /// The `X-Forwarded-Proto` header.
-    pub forwarded_proto: Option<&'a str>,
-    /// The `Forwarded` header (RFC 7239).
-    pub forwarded: Option<&'a str>,
-}
-
-impl RequestOrigin<'_> {
-    /// Whether the request looks like plain HTTP from a host other than localhost, with no
-    /// sign that a proxy terminated TLS in front of the server.
-    pub fn is_plain_http_from_remote_host(&self) -> bool {
-        if self.scheme.is_some_and(|s| s.eq_ignore_ascii_case("https")) {
-            return false;
-        }
-        if self
-            .forwarded_proto
-            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
-        {
-            return false;
-        }
-        if self
-            .forwarded
-            .is_some_and(|f| f.to_ascii_lowercase().contains("proto=https"))
-        {
-            return false;
-        }
-        let Some(host) = self.host else { return false };
-        let name = match host.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or_default(),
-            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-        };
-        // Browsers treat http://localhost and loopback addresses as secure contexts.
-        !(name.eq_ignore_ascii_case("localhost")
-            || name.to_ascii_lowercase().ends_with(".localhost")
-            || name.starts_with("127.")
-            || name == "::1")
-    }
-}
-
 /// Why a loaded session will be written again even if the handler changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -149,7 +103,10 @@ enum Pending {
 }
 
 /// The session of one request: typed data plus what the response must do about the cookie.
-#[derive(Debug)]
+///
+/// Derefs to `T`; changing it through `DerefMut` (or [`data_mut`](Self::data_mut)) marks the
+/// session as changed. Every adapter's `Session<T>` derefs to this type, so these methods are
+/// the session API in every framework.
 pub struct SessionHandle<T> {
     data: T,
     status: LoadStatus,
@@ -256,12 +213,21 @@ impl SessionManager {
         &self,
         cookie_headers: impl IntoIterator<Item = &'h str>,
     ) -> Result<SessionHandle<T>, SessionError> {
+        self.load_from_bytes(cookie_headers.into_iter().map(str::as_bytes))
+            .await
+    }
+
+    /// [`load`](Self::load) from raw `Cookie` header bytes (the adapter contract's way).
+    pub(crate) async fn load_from_bytes<'h, T: SessionData>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'h [u8]>,
+    ) -> Result<SessionHandle<T>, SessionError> {
         let now = self.now();
+        let values = self.inner.config.cookie.values_in_bytes(cookie_headers);
         match &self.inner.config.store {
-            None => Ok(self.load_at(cookie_headers, now)),
+            None => Ok(self.load_at(values, now)),
             Some(store) => {
-                let values: Vec<&str> =
-                    self.inner.config.cookie.values_in(cookie_headers).collect();
+                let values: Vec<&str> = values.collect();
                 self.load_stored(store.as_ref(), values, now).await
             }
         }
@@ -295,13 +261,13 @@ impl SessionManager {
 
     fn load_at<'h, T: SessionData>(
         &self,
-        cookie_headers: impl IntoIterator<Item = &'h str>,
+        values: impl Iterator<Item = &'h str>,
         now: i64,
     ) -> SessionHandle<T> {
         let cookie = &self.inner.config.cookie;
         let mut first_rejection = None;
         let mut buf = Vec::new();
-        for value in cookie.values_in(cookie_headers) {
+        for value in values {
             match self.decode::<T>(value, now, &mut buf) {
                 Ok(handle) => {
                     if let Some(rejection) = first_rejection {
@@ -479,19 +445,9 @@ impl SessionManager {
         })
     }
 
-    /// Whether a `Set-Cookie` sent in answer to a request from `origin` would be dropped by
-    /// browsers: the cookie is `Secure` and the request came over plain HTTP from a host other
-    /// than localhost. Adapters check this before the handler runs (it only reads headers).
-    pub fn cookie_dropped_by_browsers(&self, origin: &RequestOrigin<'_>) -> bool {
-        self.inner.config.cookie.is_secure() && origin.is_plain_http_from_remote_host()
-    }
-
     /// Logs, once per manager, that a Secure session cookie was sent over plain HTTP and how
-    /// to fix it. Adapters call it when [`cookie_dropped_by_browsers`] was true and a cookie
-    /// was set.
-    ///
-    /// [`cookie_dropped_by_browsers`]: Self::cookie_dropped_by_browsers
-    pub fn warn_cookie_dropped_by_browsers(&self) {
+    /// to fix it.
+    pub(crate) fn warn_cookie_dropped_by_browsers(&self) {
         use std::sync::atomic::Ordering;
         if !self.inner.warned_plain_http.swap(true, Ordering::Relaxed) {
             tracing::warn!(
@@ -610,5 +566,28 @@ impl<T: SessionData> SessionHandle<T> {
         self.times
             .as_ref()
             .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.issued_at).ok())
+    }
+}
+
+impl<T> std::ops::Deref for SessionHandle<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}
+
+impl<T> std::ops::DerefMut for SessionHandle<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.changed = true;
+        &mut self.data
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for SessionHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("data", &self.data)
+            .field("status", &self.status)
+            .finish()
     }
 }

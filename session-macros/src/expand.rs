@@ -33,30 +33,19 @@ pub(crate) fn derive(node: &DeriveInput) -> TokenStream {
 
 /// Where session-core is for the crate being compiled: itself when it depends on it (under any
 /// name), otherwise through the hidden re-export of the adapter it depends on, so users need
-/// only one dependency.
+/// only one dependency. See [`crate::manifest`].
 fn default_crate() -> syn::Path {
-    use proc_macro_crate::{FoundCrate, crate_name};
-    let ident = |name: &str| syn::Ident::new(name, proc_macro2::Span::call_site());
-    if let Ok(found) = crate_name("session-core") {
-        return match found {
-            // session-core's own tests and doctests are separate crates that see it by name.
-            FoundCrate::Itself => syn::parse_quote!(::session_core),
-            FoundCrate::Name(name) => {
-                let name = ident(&name);
-                syn::parse_quote!(::#name)
-            }
-        };
+    match crate::manifest::find_runtime() {
+        Some(crate::manifest::Runtime::Core(name)) => {
+            let name = syn::Ident::new(&name, proc_macro2::Span::call_site());
+            syn::parse_quote!(::#name)
+        }
+        Some(crate::manifest::Runtime::Adapter(name)) => {
+            let name = syn::Ident::new(&name, proc_macro2::Span::call_site());
+            syn::parse_quote!(::#name::__session_core)
+        }
+        None => syn::parse_quote!(::session_core),
     }
-    for adapter in ["session-axum", "session-actix", "session-rocket"] {
-        let name = match crate_name(adapter) {
-            Ok(FoundCrate::Name(name)) => name,
-            Ok(FoundCrate::Itself) => adapter.replace('-', "_"),
-            Err(_) => continue,
-        };
-        let name = ident(&name);
-        return syn::parse_quote!(::#name::__session_core);
-    }
-    syn::parse_quote!(::session_core)
 }
 
 fn impl_session_data(input: &Input<'_>, krate: &syn::Path) -> TokenStream {

@@ -43,6 +43,7 @@ mod ast;
 mod attr;
 mod expand;
 mod fallback;
+mod manifest;
 mod valid;
 
 /// Derives `session_core::SessionData`. See the crate documentation for the attributes.

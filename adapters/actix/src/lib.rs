@@ -45,20 +45,18 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{
-    CACHE_CONTROL, COOKIE, FORWARDED, HOST, HeaderValue, SET_COOKIE, X_FORWARDED_PROTO,
-};
+use actix_web::http::header::{COOKIE, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-
 /// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
 #[doc(hidden)]
 pub use session_core as __session_core;
+use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
 #[doc(inline)]
 pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager, store,
+    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionHandle, SessionManager,
+    assert_schema, store, time,
 };
-use session_core::{LendError, LentSession, RequestOrigin, RequestSession, SetCookie};
 
 /// Middleware that gives handlers a [`Session<T>`] and writes the session cookie after them.
 pub struct SessionMiddleware<T> {
@@ -135,119 +133,76 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let header = |name| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v: &HeaderValue| v.to_str().ok())
-        };
-        let origin = RequestOrigin {
-            // A server bound with TLS (`bind_rustls_*`, `bind_openssl`) knows it; the request
-            // line of HTTP/1 carries no scheme.
-            scheme: if request.app_config().secure() {
-                Some("https")
-            } else {
-                request.uri().scheme_str()
-            },
-            host: header(HOST),
-            forwarded_proto: header(X_FORWARDED_PROTO),
-            forwarded: header(FORWARDED),
-        };
-        let session = RequestSession::<T>::new(self.manager.clone(), &origin);
+        let facts = RequestFacts::from_headers(|name| {
+            request.headers().get(name).map(HeaderValue::as_bytes)
+        })
+        .scheme(request.uri().scheme_str())
+        // A server bound with TLS (`bind_rustls_*`, `bind_openssl`) knows it; the request line
+        // of HTTP/1 carries no scheme.
+        .scheme(request.app_config().secure().then_some("https"));
+        let session = RequestSession::<T>::new(self.manager.clone(), &facts);
         request.extensions_mut().insert(Arc::clone(&session));
         let service = Rc::clone(&self.service);
         Box::pin(async move {
-            let mut response = service.call(request).await?;
-            match session.finish().await {
-                Ok(None) => {}
-                Ok(Some(set_cookie)) => {
-                    if let Ok(value) = HeaderValue::try_from(set_cookie.into_header_value()) {
-                        let headers = response.headers_mut();
-                        headers.append(SET_COOKIE, value);
-                        headers.insert(
-                            CACHE_CONTROL,
-                            HeaderValue::from_static(SetCookie::CACHE_CONTROL),
-                        );
-                    }
+            let response = service.call(request).await?;
+            let outcome = session.finish().await;
+            let mut response = match outcome.failure() {
+                None => response.map_into_left_body(),
+                Some(failure) => {
+                    let status = StatusCode::from_u16(failure.status())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    let failed = HttpResponse::build(status).body(failure.body());
+                    response.into_response(failed).map_into_right_body()
                 }
-                // Logged by core; the handler's changes are lost, so say so: 503 when the store
-                // is down (retry later), 500 otherwise.
-                Err(error) => {
-                    let failed = if error.status_code() == 503 {
-                        HttpResponse::ServiceUnavailable().body(session_core::STORE_UNAVAILABLE)
-                    } else {
-                        HttpResponse::InternalServerError().body("session could not be saved")
-                    };
-                    return Ok(response.into_response(failed).map_into_right_body());
+            };
+            let headers = response.headers_mut();
+            for change in outcome.into_headers() {
+                let name = HeaderName::from_static(change.name());
+                let action = change.action();
+                let Ok(value) = HeaderValue::try_from(change.into_value().into_owned()) else {
+                    continue;
+                };
+                match action {
+                    HeaderAction::Replace => {
+                        headers.insert(name, value);
+                    }
+                    _ => headers.append(name, value),
                 }
             }
-            Ok(response.map_into_left_body())
+            Ok(response)
         })
     }
 }
 
-/// The session of the current request, typed as `T`. Derefs to `T`; changing it through
-/// `DerefMut` marks the session as changed.
+/// The session of the current request, typed as `T`. Derefs to
+/// [`SessionHandle<T>`](session_core::SessionHandle) (the session methods), which derefs to
+/// `T`; changing it through `DerefMut` marks the session as changed.
 ///
 /// Requires [`SessionMiddleware<T>`] on the app; without it the extractor answers
 /// `500 Internal Server Error` with a message naming the middleware to add.
 pub struct Session<T: SessionData>(LentSession<T>);
 
-session_core::__session_extractor!(Session);
+session_core::adapter::session_extractor!(Session);
 
-/// Why a [`Session<T>`] could not be extracted: a mistake in the application, not the client.
+/// Why a [`Session<T>`] could not be extracted: the middleware is missing (500, logged), the
+/// session was extracted twice (500), or the store is unavailable (503). The body says which,
+/// and how to fix it.
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum SessionRejection {
-    /// The app has no [`SessionMiddleware<T>`] for this `T`.
-    MissingMiddleware {
-        /// The session type asked for.
-        type_name: &'static str,
-    },
-    /// The same request asked for the session twice at once.
-    AlreadyExtracted,
-    /// Store mode: the session store cannot be reached (already logged). Answered with
-    /// `503 Service Unavailable`: going on without the session would log the user out.
-    StoreUnavailable,
-}
+pub struct SessionRejection(LendError);
 
 impl std::fmt::Display for SessionRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::MissingMiddleware { type_name } => write!(
-                f,
-                "Session<{type_name}> needs its middleware: add `.wrap(SessionMiddleware::<{type_name}>::new(config)?)` to the App"
-            ),
-            Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
-            Self::StoreUnavailable => f.write_str(session_core::STORE_UNAVAILABLE),
-        }
-    }
-}
-
-impl std::error::Error for SessionRejection {}
-
-impl From<LendError> for SessionRejection {
-    fn from(error: LendError) -> Self {
-        match error {
-            LendError::AlreadyLent(_) => Self::AlreadyExtracted,
-            _ => Self::StoreUnavailable,
-        }
+        std::fmt::Display::fmt(&self.0, f)
     }
 }
 
 impl ResponseError for SessionRejection {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        if !matches!(self, Self::StoreUnavailable) {
-            tracing::error!(target: "session", "{self}");
-        }
-        HttpResponse::build(self.status_code()).body(self.to_string())
+        HttpResponse::build(self.status_code()).body(self.0.to_string())
     }
 }
 
@@ -258,18 +213,21 @@ impl<T: SessionData> FromRequest for Session<T> {
     fn from_request(request: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let request = request.clone();
         Box::pin(async move {
-            let session = request
+            let Some(session) = request
                 .extensions()
                 .get::<Arc<RequestSession<T>>>()
                 .cloned()
-                .ok_or(SessionRejection::MissingMiddleware {
-                    type_name: RequestSession::<T>::type_name(),
-                })?;
-            let cookies = request
-                .headers()
-                .get_all(COOKIE)
-                .filter_map(|v| v.to_str().ok());
-            Ok(Self(session.lend(cookies).await?))
+            else {
+                return Err(SessionRejection(RequestSession::<T>::not_installed(
+                    "Session<{T}> needs its middleware: add `.wrap(SessionMiddleware::<{T}>::new(config)?)` to the App",
+                )));
+            };
+            let cookies = request.headers().get_all(COOKIE).map(HeaderValue::as_bytes);
+            session
+                .lend(cookies)
+                .await
+                .map(Self)
+                .map_err(SessionRejection)
         })
     }
 }

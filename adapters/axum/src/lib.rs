@@ -43,18 +43,19 @@ use std::task::{Context, Poll};
 
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, COOKIE, HOST, SET_COOKIE};
+use http::header::COOKIE;
 use http::request::Parts;
-use http::{HeaderValue, Request, StatusCode};
+use http::{HeaderName, HeaderValue, Request, StatusCode};
 /// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
 #[doc(hidden)]
 pub use session_core as __session_core;
+use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
 #[doc(inline)]
 pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager, store,
+    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionHandle, SessionManager,
+    assert_schema, store, time,
 };
-use session_core::{LendError, LentSession, RequestOrigin, RequestSession, SetCookie};
 
 /// A tower [`Layer`](tower_layer::Layer) that gives handlers a [`Session<T>`] and writes the
 /// session cookie after them.
@@ -128,7 +129,7 @@ where
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     T: SessionData,
-    ResBody: Default + Send + 'static,
+    ResBody: From<&'static str> + Send + 'static,
 {
     type Response = http::Response<ResBody>;
     type Error = S::Error;
@@ -139,52 +140,40 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let session = RequestSession::<T>::new(self.manager.clone(), &origin(&request));
+        let facts = RequestFacts::from_headers(|name| {
+            request.headers().get(name).map(HeaderValue::as_bytes)
+        })
+        .scheme(request.uri().scheme_str())
+        .authority(request.uri().authority().map(http::uri::Authority::as_str));
+        let session = RequestSession::<T>::new(self.manager.clone(), &facts);
         request.extensions_mut().insert(Arc::clone(&session));
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut response = response.await?;
-            match session.finish().await {
-                Ok(None) => {}
-                Ok(Some(set_cookie)) => {
-                    if let Ok(value) = HeaderValue::try_from(set_cookie.into_header_value()) {
-                        let headers = response.headers_mut();
-                        headers.append(SET_COOKIE, value);
-                        headers.insert(
-                            CACHE_CONTROL,
-                            HeaderValue::from_static(SetCookie::CACHE_CONTROL),
-                        );
+            let outcome = session.finish().await;
+            if let Some(failure) = outcome.failure() {
+                response = http::Response::new(ResBody::from(failure.body()));
+                *response.status_mut() = StatusCode::from_u16(failure.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            }
+            let headers = response.headers_mut();
+            for change in outcome.into_headers() {
+                let name = HeaderName::from_static(change.name());
+                let action = change.action();
+                let Ok(value) = HeaderValue::try_from(change.into_value().into_owned()) else {
+                    continue;
+                };
+                match action {
+                    HeaderAction::Replace => {
+                        headers.insert(name, value);
                     }
-                }
-                // Logged by core; the handler's changes are lost, so say so: 503 when the store
-                // is down (retry later), 500 otherwise.
-                Err(error) => {
-                    let mut failed = http::Response::new(ResBody::default());
-                    *failed.status_mut() = StatusCode::from_u16(error.status_code())
-                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    return Ok(failed);
+                    _ => {
+                        headers.append(name, value);
+                    }
                 }
             }
             Ok(response)
         })
-    }
-}
-
-/// Parsed once: looking headers up by `&str` parses the name on every request.
-static X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
-
-fn origin<B>(request: &Request<B>) -> RequestOrigin<'_> {
-    let header =
-        |name: &http::HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
-    RequestOrigin {
-        scheme: request.uri().scheme_str(),
-        host: request
-            .uri()
-            .authority()
-            .map(http::uri::Authority::as_str)
-            .or_else(|| header(&HOST)),
-        forwarded_proto: header(&X_FORWARDED_PROTO),
-        forwarded: header(&http::header::FORWARDED),
     }
 }
 
@@ -195,55 +184,27 @@ fn origin<B>(request: &Request<B>) -> RequestOrigin<'_> {
 /// `500 Internal Server Error` and logs which layer to add.
 pub struct Session<T: SessionData>(LentSession<T>);
 
-session_core::__session_extractor!(Session);
+session_core::adapter::session_extractor!(Session);
 
-/// Why a [`Session<T>`] could not be extracted: a mistake in the application, not the client.
+/// Why a [`Session<T>`] could not be extracted: the layer is missing (500, logged), the
+/// session was extracted twice (500), or the store is unavailable (503). The body says which,
+/// and how to fix it.
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum SessionRejection {
-    /// The router has no [`SessionLayer<T>`] for this `T`.
-    MissingLayer {
-        /// The session type asked for.
-        type_name: &'static str,
-    },
-    /// The same request asked for the session twice at once.
-    AlreadyExtracted,
-    /// Store mode: the session store cannot be reached (already logged). Answered with
-    /// `503 Service Unavailable`: going on without the session would log the user out.
-    StoreUnavailable,
-}
+pub struct SessionRejection(LendError);
 
 impl std::fmt::Display for SessionRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::MissingLayer { type_name } => write!(
-                f,
-                "Session<{type_name}> needs its layer: add `.layer(SessionLayer::<{type_name}>::new(config)?)` to the router, after the routes that use it"
-            ),
-            Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
-            Self::StoreUnavailable => f.write_str(session_core::STORE_UNAVAILABLE),
-        }
+        std::fmt::Display::fmt(&self.0, f)
     }
 }
 
 impl std::error::Error for SessionRejection {}
 
-impl From<LendError> for SessionRejection {
-    fn from(error: LendError) -> Self {
-        match error {
-            LendError::AlreadyLent(_) => Self::AlreadyExtracted,
-            _ => Self::StoreUnavailable,
-        }
-    }
-}
-
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
-        if let Self::StoreUnavailable = self {
-            return (StatusCode::SERVICE_UNAVAILABLE, self.to_string()).into_response();
-        }
-        tracing::error!(target: "session", "{self}");
-        (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, self.0.to_string()).into_response()
     }
 }
 
@@ -251,18 +212,20 @@ impl<S: Send + Sync, T: SessionData> FromRequestParts<S> for Session<T> {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let session = parts
-            .extensions
-            .get::<Arc<RequestSession<T>>>()
-            .cloned()
-            .ok_or(SessionRejection::MissingLayer {
-                type_name: RequestSession::<T>::type_name(),
-            })?;
+        let Some(session) = parts.extensions.get::<Arc<RequestSession<T>>>().cloned() else {
+            return Err(SessionRejection(RequestSession::<T>::not_installed(
+                "Session<{T}> needs its layer: add `.layer(SessionLayer::<{T}>::new(config)?)` to the router, after the routes that use it",
+            )));
+        };
         let cookies = parts
             .headers
             .get_all(COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok());
-        Ok(Self(session.lend(cookies).await?))
+            .map(HeaderValue::as_bytes);
+        session
+            .lend(cookies)
+            .await
+            .map(Self)
+            .map_err(SessionRejection)
     }
 }

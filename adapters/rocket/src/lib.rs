@@ -37,18 +37,24 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::Status;
+use rocket::http::{Header, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Data, Request, Response};
 /// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
 #[doc(hidden)]
 pub use session_core as __session_core;
+use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
 #[doc(inline)]
 pub use session_core::{
     ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionManager, store,
+    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionHandle, SessionManager,
+    assert_schema, store, time,
 };
-use session_core::{LendError, LentSession, RequestOrigin, RequestSession, SetCookie};
+
+/// Why a [`Session<T>`] guard failed: the fairing is missing (500, logged), the session was
+/// extracted twice (500), or the store is unavailable (503). Its `Debug` output is the full
+/// message, because that is what Rocket prints when a request guard fails.
+pub use session_core::adapter::LendError as SessionRejection;
 
 /// A fairing that gives handlers a [`Session<T>`] and writes the session cookie after them.
 pub struct SessionFairing<T> {
@@ -88,15 +94,11 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
-        let header = |name: &str| request.headers().get_one(name);
-        let origin = RequestOrigin {
-            // Always false unless Rocket's `tls` feature is on and configured.
-            scheme: request.rocket().config().tls_enabled().then_some("https"),
-            host: header("host"),
-            forwarded_proto: header("x-forwarded-proto"),
-            forwarded: header("forwarded"),
-        };
-        let session = RequestSession::<T>::new(self.manager.clone(), &origin);
+        let facts =
+            RequestFacts::from_headers(|name| request.headers().get_one(name).map(str::as_bytes))
+                // Always false unless Rocket's `tls` feature is on and configured.
+                .scheme(request.rocket().config().tls_enabled().then_some("https"));
+        let session = RequestSession::<T>::new(self.manager.clone(), &facts);
         request.local_cache(|| -> Cached<T> { Some(session) });
     }
 
@@ -104,94 +106,47 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
         let Some(session) = request.local_cache(|| -> Cached<T> { None }).clone() else {
             return;
         };
-        match session.finish().await {
-            Ok(None) => {}
-            Ok(Some(set_cookie)) => {
-                response.adjoin_raw_header("Set-Cookie", set_cookie.into_header_value());
-                response.set_raw_header("Cache-Control", SetCookie::CACHE_CONTROL);
-            }
-            // Logged by core; the handler's changes are lost, so say so: 503 when the store
-            // is down (retry later), 500 otherwise.
-            Err(error) => {
-                let (status, body) = if error.status_code() == 503 {
-                    (Status::ServiceUnavailable, session_core::STORE_UNAVAILABLE)
-                } else {
-                    (Status::InternalServerError, "session could not be saved")
-                };
-                response.set_status(status);
-                response.set_sized_body(body.len(), std::io::Cursor::new(body));
+        let outcome = session.finish().await;
+        if let Some(failure) = outcome.failure() {
+            let body = failure.body();
+            *response = Response::new();
+            response.set_status(Status::new(failure.status()));
+            response.set_sized_body(body.len(), std::io::Cursor::new(body));
+        }
+        for change in outcome.into_headers() {
+            let action = change.action();
+            let header = Header::new(change.name(), change.into_value());
+            if action == HeaderAction::Replace {
+                response.set_header(header);
+            } else {
+                response.adjoin_header(header);
             }
         }
     }
 }
 
-/// The session of the current request, typed as `T`. Derefs to `T`; changing it through
-/// `DerefMut` marks the session as changed.
+/// The session of the current request, typed as `T`. Derefs to
+/// [`SessionHandle<T>`](session_core::SessionHandle) (the session methods), which derefs to
+/// `T`; changing it through `DerefMut` marks the session as changed.
 pub struct Session<T: SessionData>(LentSession<T>);
 
-session_core::__session_extractor!(Session);
-
-/// Why a [`Session<T>`] guard failed: a mistake in the application, not the client.
-///
-/// Its `Debug` output is the full message, because that is what Rocket prints when a request
-/// guard fails ("Request guard `Session<AppSession>` failed: ...").
-#[non_exhaustive]
-pub enum SessionRejection {
-    /// No [`SessionFairing<T>`] is attached for this `T`.
-    MissingFairing {
-        /// The session type asked for.
-        type_name: &'static str,
-    },
-    /// The same request asked for the session twice at once.
-    AlreadyExtracted,
-    /// Store mode: the session store cannot be reached (already logged). The guard fails
-    /// with `503 Service Unavailable`: going on without the session would log the user out.
-    StoreUnavailable,
-}
-
-impl std::fmt::Display for SessionRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::MissingFairing { type_name } => write!(
-                f,
-                "Session<{type_name}> needs its fairing: add `.attach(SessionFairing::<{type_name}>::new(config)?)` to the rocket"
-            ),
-            Self::AlreadyExtracted => std::fmt::Display::fmt(&session_core::AlreadyLent, f),
-            Self::StoreUnavailable => f.write_str(session_core::STORE_UNAVAILABLE),
-        }
-    }
-}
-
-impl std::fmt::Debug for SessionRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
-
-impl std::error::Error for SessionRejection {}
+session_core::adapter::session_extractor!(Session);
 
 #[rocket::async_trait]
 impl<'r, T: SessionData> FromRequest<'r> for Session<T> {
-    type Error = SessionRejection;
+    type Error = LendError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let Some(session) = request.local_cache(|| -> Cached<T> { None }).clone() else {
-            let rejection = SessionRejection::MissingFairing {
-                type_name: RequestSession::<T>::type_name(),
-            };
-            tracing::error!(target: "session", "{rejection}");
-            return Outcome::Error((Status::InternalServerError, rejection));
+            let error = RequestSession::<T>::not_installed(
+                "Session<{T}> needs its fairing: add `.attach(SessionFairing::<{T}>::new(config)?)` to the rocket",
+            );
+            return Outcome::Error((Status::new(error.status()), error));
         };
-        match session.lend(request.headers().get("cookie")).await {
+        let cookies = request.headers().get("cookie").map(str::as_bytes);
+        match session.lend(cookies).await {
             Ok(lent) => Outcome::Success(Self(lent)),
-            Err(LendError::AlreadyLent(_)) => Outcome::Error((
-                Status::InternalServerError,
-                SessionRejection::AlreadyExtracted,
-            )),
-            Err(_) => Outcome::Error((
-                Status::ServiceUnavailable,
-                SessionRejection::StoreUnavailable,
-            )),
+            Err(error) => Outcome::Error((Status::new(error.status()), error)),
         }
     }
 }

@@ -53,19 +53,46 @@ fn impossible_timeouts_are_refused() {
     ));
 }
 
+/// One request through the adapter contract that writes a cookie; answers the log lines.
+fn request_writing_a_cookie(manager: &SessionManager, headers: &[(&str, &str)]) -> Vec<String> {
+    use session_core::adapter::{RequestFacts, RequestSession};
+    captured_lines(|| {
+        run(async {
+            let facts = RequestFacts::from_headers(|name| {
+                headers
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.as_bytes())
+            });
+            let session = RequestSession::<Typical>::new(manager.clone(), &facts);
+            let mut lent = session.lend([]).await.expect("lent");
+            lent.counter += 1;
+            drop(lent);
+            let outcome = session.finish().await;
+            assert!(outcome.failure().is_none());
+            assert!(outcome.headers().iter().any(|h| h.name() == "set-cookie"));
+        })
+    })
+}
+
 #[test]
 fn secure_cookies_over_plain_http_from_remote_hosts_are_diagnosed() {
-    use session_core::RequestOrigin;
-    let (config, _) = config(&clock());
-    let manager = manager_with(config.clone());
-    let origin = |host, proto, forwarded| RequestOrigin {
-        scheme: None,
-        host,
-        forwarded_proto: proto,
-        forwarded,
+    use session_core::adapter::RequestFacts;
+    let facts = |host: Option<&'static str>,
+                 proto: Option<&'static str>,
+                 forwarded: Option<&'static str>| {
+        RequestFacts::from_headers(move |name| {
+            match name {
+                "host" => host,
+                "x-forwarded-proto" => proto,
+                "forwarded" => forwarded,
+                _ => None,
+            }
+            .map(str::as_bytes)
+        })
     };
-    assert!(manager.cookie_dropped_by_browsers(&origin(Some("shop.example.com"), None, None)));
-    assert!(manager.cookie_dropped_by_browsers(&origin(Some("10.0.0.5:8080"), Some("http"), None)));
+    assert!(facts(Some("shop.example.com"), None, None).is_plain_http_from_remote_host());
+    assert!(facts(Some("10.0.0.5:8080"), Some("http"), None).is_plain_http_from_remote_host());
     for host in [
         "localhost:3000",
         "127.0.0.1:3000",
@@ -73,36 +100,39 @@ fn secure_cookies_over_plain_http_from_remote_hosts_are_diagnosed() {
         "app.localhost",
     ] {
         assert!(
-            !manager.cookie_dropped_by_browsers(&origin(Some(host), None, None)),
+            !facts(Some(host), None, None).is_plain_http_from_remote_host(),
             "{host}"
         );
     }
-    assert!(!manager.cookie_dropped_by_browsers(&origin(
-        Some("shop.example.com"),
-        Some("https"),
-        None
-    )));
-    assert!(!manager.cookie_dropped_by_browsers(&origin(
-        Some("shop.example.com"),
-        None,
-        Some("for=1.2.3.4;proto=https")
-    )));
-    let https = RequestOrigin {
-        scheme: Some("https"),
-        ..origin(Some("shop.example.com"), None, None)
-    };
-    assert!(!manager.cookie_dropped_by_browsers(&https));
-    let insecure = manager_with(config.cookie(CookieSettings::default().secure(false)));
-    assert!(!insecure.cookie_dropped_by_browsers(&origin(Some("shop.example.com"), None, None)));
+    assert!(!facts(Some("shop.example.com"), Some("https"), None).is_plain_http_from_remote_host());
+    assert!(
+        !facts(
+            Some("shop.example.com"),
+            None,
+            Some("for=1.2.3.4;proto=https")
+        )
+        .is_plain_http_from_remote_host()
+    );
+    let https = facts(Some("shop.example.com"), None, None).scheme(Some("https"));
+    assert!(!https.is_plain_http_from_remote_host());
 
-    let lines = captured_lines(|| {
-        manager.warn_cookie_dropped_by_browsers();
-        manager.warn_cookie_dropped_by_browsers();
-    });
+    // The warning: once per manager, only for a Secure cookie, with the fix.
+    let (config, _) = config(&clock());
+    let insecure = manager_with(
+        config
+            .clone()
+            .cookie(CookieSettings::default().secure(false)),
+    );
+    let remote = [("host", "shop.example.com")];
+    assert!(request_writing_a_cookie(&insecure, &remote).is_empty());
+    let manager = manager_with(config);
+    assert!(request_writing_a_cookie(&manager, &[("host", "localhost:3000")]).is_empty());
+    let lines = request_writing_a_cookie(&manager, &remote);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].contains("X-Forwarded-Proto: https") && lines[0].contains("localhost"),
         "{}",
         lines[0]
     );
+    assert!(request_writing_a_cookie(&manager, &remote).is_empty());
 }
