@@ -65,7 +65,7 @@ pub async fn our_config(variant: &str) -> session_core::SessionConfig {
             session_core::store::MemoryStore::default(),
         )),
         "ours-redis" => {
-            let store = session_core::store::RedisStore::connect(
+            let store = session_store_redis::RedisStore::connect(
                 &redis_url(),
                 std::time::Duration::from_secs(2),
             )

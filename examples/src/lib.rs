@@ -14,8 +14,10 @@ pub mod hyper_adapter;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session_core::store::{MemoryStore, RedisStore};
+use session_core::store::MemoryStore;
 use session_core::{Expiring, Flash, Keyring, SessionConfig, SessionData};
+use session_store_memcached::MemcachedStore;
+use session_store_redis::RedisStore;
 use time::Duration;
 
 /// The demo's session: who is logged in, how often they came, a flash notice, and a flag that
@@ -64,6 +66,8 @@ pub enum StoreChoice {
     Memory,
     /// `redis://host:port`: in Redis (survives restarts of the demo).
     Redis(String),
+    /// `memcached://host:port`: in memcached (survives restarts of the demo, not of memcached).
+    Memcached(String),
 }
 
 impl DemoSettings {
@@ -71,20 +75,27 @@ impl DemoSettings {
     /// the runtime that serves requests.
     ///
     /// # Errors
-    /// Redis cannot be reached: a message naming `SESSION_STORE`.
+    /// The store cannot be reached: a message naming `SESSION_STORE`, the store and its
+    /// address (never a password).
     pub async fn session_config(&self) -> Result<SessionConfig, String> {
         let config = self.session.clone();
+        let timeout = std::time::Duration::from_secs(2);
+        let unreachable = |e: session_core::store::StoreError| {
+            format!("SESSION_STORE: {e}, or use SESSION_STORE=cookie")
+        };
         Ok(match &self.store {
             StoreChoice::Cookie => config,
             StoreChoice::Memory => config.store(std::sync::Arc::new(MemoryStore::default())),
             StoreChoice::Redis(url) => {
-                let store = RedisStore::connect(url, std::time::Duration::from_secs(2))
+                let store = RedisStore::connect(url, timeout)
                     .await
-                    .map_err(|e| {
-                        format!(
-                            "SESSION_STORE={url}: {e}; start Redis there or use SESSION_STORE=cookie"
-                        )
-                    })?;
+                    .map_err(unreachable)?;
+                config.store(std::sync::Arc::new(store))
+            }
+            StoreChoice::Memcached(addr) => {
+                let store = MemcachedStore::connect(addr, timeout)
+                    .await
+                    .map_err(unreachable)?;
                 config.store(std::sync::Arc::new(store))
             }
         })
@@ -108,9 +119,12 @@ pub fn settings_from_env() -> Result<DemoSettings, String> {
         Ok(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
             StoreChoice::Redis(url.to_owned())
         }
+        Ok(url) if url.starts_with("memcached://") => {
+            StoreChoice::Memcached(url["memcached://".len()..].to_owned())
+        }
         Ok(other) => {
             return Err(format!(
-                "SESSION_STORE={other:?} is not a store: use cookie (the default), memory, or a redis://host:port URL"
+                "SESSION_STORE={other:?} is not a store: use cookie (the default), memory, a redis://host:port or a memcached://host:port URL"
             ));
         }
     };

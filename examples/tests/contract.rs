@@ -202,11 +202,17 @@ async fn every_demo_follows_the_contract() {
 }
 
 #[tokio::test]
-async fn every_demo_follows_the_contract_with_sessions_in_memory_and_in_redis() {
+async fn every_demo_follows_the_contract_with_sessions_in_memory_redis_and_memcached() {
     let keys = keys();
     let redis = servers::start(servers::Kind::Redis);
+    let memcached = servers::start(servers::Kind::Memcached);
     let mut stores = vec!["memory".to_owned()];
     stores.extend(redis.as_ref().map(servers::Server::url));
+    stores.extend(
+        memcached
+            .as_ref()
+            .map(|m| format!("memcached://{}", m.url())),
+    );
     for store in &stores {
         for (name, binary) in DEMOS {
             contract(&start_on_any_port(name, binary, &keys, store), true).await;
@@ -359,17 +365,74 @@ async fn a_cookie_minted_by_one_demo_works_in_the_others() {
 fn a_weak_or_malformed_key_stops_start_up_with_a_message() {
     for (name, binary) in DEMOS {
         for bad in ["k1:changeme", "not-a-key-list", "k1:c2hvcnQ"] {
-            let output = Command::new(binary)
-                .env("SESSION_KEYS", bad)
-                .env("PORT", free_port().to_string())
-                .output()
-                .expect("runs");
+            let output = exits_within(
+                Command::new(binary)
+                    .env("SESSION_KEYS", bad)
+                    .env("PORT", free_port().to_string()),
+                name,
+            );
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(
                 !output.status.success(),
                 "{name} started with SESSION_KEYS={bad}"
             );
             assert!(stderr.contains("SESSION_KEYS"), "{name}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        }
+    }
+}
+
+/// Runs a demo that must refuse to start; a demo that starts anyway is killed after 30 s and
+/// fails the test (instead of `.output()` waiting for it forever).
+fn exits_within(command: &mut Command, name: &str) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "{name} started instead of refusing: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// A store that cannot be reached stops start-up with a message naming the store and its
+/// address, never its password.
+#[test]
+fn an_unreachable_store_stops_start_up_naming_it() {
+    let port = free_port();
+    let stores = [
+        (format!("redis://:hunter2@127.0.0.1:{port}"), "Redis"),
+        (format!("memcached://127.0.0.1:{port}"), "memcached"),
+    ];
+    for (name, binary) in DEMOS {
+        for (store, kind) in &stores {
+            let output = exits_within(
+                Command::new(binary)
+                    .env("SESSION_KEYS", keys())
+                    .env("SESSION_STORE", store)
+                    .env("PORT", free_port().to_string()),
+                name,
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "{name} started with {store}");
+            assert!(
+                stderr.contains("SESSION_STORE")
+                    && stderr.contains(&format!("{kind} session store at"))
+                    && stderr.contains(&format!("127.0.0.1:{port}")),
+                "{name}: {stderr}"
+            );
+            assert!(!stderr.contains("hunter2"), "{name}: {stderr}");
             assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         }
     }

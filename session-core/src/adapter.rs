@@ -218,6 +218,20 @@ impl Outcome {
         self.headers.into_iter()
     }
 
+    fn failed(failure: Failure) -> Self {
+        let mut outcome = Self {
+            failure: Some(failure),
+            headers: Vec::new(),
+        };
+        outcome.push(
+            "content-type",
+            "text/plain; charset=utf-8",
+            HeaderAction::Replace,
+        );
+        outcome.push("cache-control", "no-store", HeaderAction::Replace);
+        outcome
+    }
+
     fn push(
         &mut self,
         name: &'static str,
@@ -246,6 +260,9 @@ pub struct RequestSession<T> {
     manager: SessionManager,
     cookie_dropped_by_browsers: bool,
     state: Mutex<State<T>>,
+    /// Why a lend failed, so that [`RequestSession::finish`] answers it in every framework,
+    /// also where the framework renders an extractor's failure its own way.
+    refused: std::sync::OnceLock<Failure>,
 }
 
 impl<T> fmt::Debug for RequestSession<T> {
@@ -284,6 +301,20 @@ impl LendError {
             _ => 500,
         }
     }
+
+    fn failure(&self) -> Option<Failure> {
+        let body = match self {
+            Self::NotInstalled(_) => return None,
+            Self::AlreadyLent => {
+                "the session was extracted twice in one request; take one Session<T> per handler"
+            }
+            Self::StoreUnavailable => STORE_UNAVAILABLE,
+        };
+        Some(Failure {
+            status: self.status(),
+            body,
+        })
+    }
 }
 
 impl<T: SessionData> RequestSession<T> {
@@ -295,6 +326,7 @@ impl<T: SessionData> RequestSession<T> {
             manager,
             cookie_dropped_by_browsers,
             state: Mutex::new(State::Untouched),
+            refused: std::sync::OnceLock::new(),
         })
     }
 
@@ -331,6 +363,12 @@ impl<T: SessionData> RequestSession<T> {
         self: &Arc<Self>,
         cookie_headers: impl IntoIterator<Item = &'h [u8]>,
     ) -> Result<LentSession<T>, LendError> {
+        let refuse = |error: LendError| {
+            if let Some(failure) = error.failure() {
+                let _ = self.refused.set(failure);
+            }
+            Err(error)
+        };
         let handle = match self.take() {
             State::Ready(handle) => handle,
             State::Untouched => match self.manager.load_from_bytes::<T>(cookie_headers).await {
@@ -338,10 +376,10 @@ impl<T: SessionData> RequestSession<T> {
                 Err(error) => {
                     self.put(State::Untouched);
                     tracing::error!(target: "session", %error, "session not loaded");
-                    return Err(LendError::StoreUnavailable);
+                    return refuse(LendError::StoreUnavailable);
                 }
             },
-            State::Lent => return Err(LendError::AlreadyLent),
+            State::Lent => return refuse(LendError::AlreadyLent),
         };
         Ok(LentSession {
             handle: Some(handle),
@@ -351,8 +389,17 @@ impl<T: SessionData> RequestSession<T> {
 
     /// After the handler: saves the session if a handler used it and answers what the
     /// response must get. Logs the "Secure cookie over plain HTTP" warning when it applies,
-    /// and one error event when saving fails.
+    /// and one error event when saving fails. When a [`lend`](Self::lend) failed, the outcome
+    /// is that failure, whatever the framework made of the extractor's error.
     pub async fn finish(&self) -> Outcome {
+        let outcome = self.save().await;
+        match self.refused.get() {
+            Some(failure) => Outcome::failed(*failure),
+            None => outcome,
+        }
+    }
+
+    async fn save(&self) -> Outcome {
         let mut outcome = Outcome::default();
         let mut handle = match self.take() {
             State::Untouched => return outcome,
@@ -377,14 +424,7 @@ impl<T: SessionData> RequestSession<T> {
             }
             Err(error) => {
                 tracing::error!(target: "session", %error, "session not saved");
-                let failure = Failure::for_error(&error);
-                outcome.failure = Some(failure);
-                outcome.push(
-                    "content-type",
-                    "text/plain; charset=utf-8",
-                    HeaderAction::Replace,
-                );
-                outcome.push("cache-control", "no-store", HeaderAction::Replace);
+                return Outcome::failed(Failure::for_error(&error));
             }
         }
         outcome

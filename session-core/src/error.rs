@@ -6,6 +6,21 @@
 
 use std::path::PathBuf;
 
+/// `Debug` shows the same message as `Display` (the reason and the fix): `fn main() ->
+/// Result<(), Box<dyn Error>>` prints an error with `Debug`, and the operator must see the fix.
+macro_rules! debug_as_display {
+    ($($error:ty),* $(,)?) => {$(
+        impl std::fmt::Debug for $error {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(self, f)
+            }
+        }
+    )*};
+}
+pub(crate) use debug_as_display;
+
+debug_as_display!(KeyError, KeyringError, ConfigError, SessionError);
+
 /// How to make a good key, appended to every key error.
 pub const KEYGEN_HINT: &str = "generate one with `session keygen` (cargo run -p session-cli -- keygen) \
 or `openssl rand -base64 32`";
@@ -15,7 +30,7 @@ pub const KEYS_FORMAT: &str = "id:base64[,id:base64...] (first key signs, all ke
 e.g. SESSION_KEYS=k2:<new key>,k1:<old key>";
 
 /// A key or key list that cannot be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
     /// The key text is empty.
@@ -66,7 +81,7 @@ pub enum KeyError {
 }
 
 /// A key list (keyring) that cannot be loaded.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyringError {
     /// The environment variable is not set.
@@ -151,7 +166,7 @@ pub enum KeyringError {
 
 /// Settings that contradict each other or cannot work; found when a
 /// [`SessionManager`](crate::SessionManager) is built, so the application stops at start-up.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// `SameSite=None` without `Secure`: browsers drop such cookies.
@@ -239,7 +254,7 @@ pub enum ConfigError {
 }
 
 /// Something that stops a session from being saved.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
     /// The encoded session does not fit in a cookie.

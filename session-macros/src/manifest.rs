@@ -12,7 +12,12 @@ use toml_edit::{DocumentMut, Item, TableLike};
 
 /// Packages that provide the runtime, in order of preference.
 const CORE: &str = "session-core";
-const ADAPTERS: [&str; 3] = ["session-axum", "session-actix", "session-rocket"];
+const ADAPTERS: [&str; 4] = [
+    "session-axum",
+    "session-actix",
+    "session-rocket",
+    "session-salvo",
+];
 
 /// How generated code reaches session-core.
 pub(crate) enum Runtime {

@@ -10,9 +10,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use session_core::store::{
-    Fields, MemcachedStore, RecordKey, RecordWrite, SessionId, SessionStore, StoreError,
-};
+use session_core::store::{Fields, RecordKey, RecordWrite, SessionId, SessionStore, StoreError};
+use session_store_memcached::MemcachedStore;
 use time::OffsetDateTime;
 
 use servers::{Kind, Server};
@@ -560,10 +559,18 @@ async fn a_server_that_never_answers_times_out() {
     assert!(started.elapsed() < Duration::from_secs(5), "no hang");
     drop(listener);
 
-    // Nothing listens: connecting fails at once.
+    // Nothing listens: connecting fails at once, naming memcached and the address.
     let port = servers::free_port();
     match MemcachedStore::connect(&format!("127.0.0.1:{port}"), TIMEOUT).await {
-        Err(StoreError::Unavailable(_)) => {}
-        other => panic!("expected Unavailable, got {other:?}"),
+        Err(error @ StoreError::Connect { .. }) => {
+            let shown = format!("{error:?}");
+            assert!(
+                shown.contains(&format!(
+                    "memcached session store at tcp://127.0.0.1:{port}"
+                )),
+                "{shown}"
+            );
+        }
+        other => panic!("expected Connect, got {other:?}"),
     }
 }

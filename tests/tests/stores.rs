@@ -145,7 +145,7 @@ fn memory() -> Option<Backend> {
 fn redis() -> Option<Backend> {
     let server = servers::start(Kind::Redis)?;
     let store = runtime()
-        .block_on(session_core::store::RedisStore::connect(
+        .block_on(session_store_redis::RedisStore::connect(
             &server.url(),
             std::time::Duration::from_millis(500),
         ))
@@ -170,7 +170,7 @@ fn redis_cluster() -> Option<Backend> {
         })
         .expect("cluster connection");
     Some(Backend {
-        store: Arc::new(session_core::store::RedisStore::new(connection)),
+        store: Arc::new(session_store_redis::RedisStore::new(connection)),
         _server: None,
         _cluster: Some(cluster),
     })
@@ -179,7 +179,7 @@ fn redis_cluster() -> Option<Backend> {
 fn memcached() -> Option<Backend> {
     let server = servers::start(Kind::Memcached)?;
     let store = runtime()
-        .block_on(session_core::store::MemcachedStore::connect(
+        .block_on(session_store_memcached::MemcachedStore::connect(
             &server.url(),
             std::time::Duration::from_millis(500),
         ))
@@ -885,7 +885,7 @@ fn redis_expires_records_without_a_sweeper() {
         return;
     };
     let store = runtime()
-        .block_on(session_core::store::RedisStore::connect(
+        .block_on(session_store_redis::RedisStore::connect(
             &server.url(),
             std::time::Duration::from_millis(500),
         ))
@@ -918,7 +918,7 @@ fn redis_outage_and_recovery() {
         return;
     };
     let store = runtime()
-        .block_on(session_core::store::RedisStore::connect(
+        .block_on(session_store_redis::RedisStore::connect(
             &server.url(),
             std::time::Duration::from_millis(300),
         ))
@@ -968,4 +968,28 @@ fn redis_outage_and_recovery() {
         .block_on(manager.load::<Profile>([header.as_str()]))
         .expect("recovered");
     assert_eq!(handle.data().user.as_deref(), Some("alice"));
+}
+
+/// Redis down at start-up: the error names Redis and the URL, hides the password, and reads
+/// the same through `Debug` (what `?` in `main` prints).
+#[test]
+fn an_unreachable_redis_is_named_at_start_up() {
+    let port = servers::free_port();
+    let url = format!("redis://:hunter2@127.0.0.1:{port}");
+    let error = runtime()
+        .block_on(session_store_redis::RedisStore::connect(
+            &url,
+            std::time::Duration::from_millis(500),
+        ))
+        .expect_err("nothing listens there");
+    assert!(matches!(error, StoreError::Connect { .. }), "{error}");
+    let shown = format!("{error:?}");
+    assert_eq!(shown, error.to_string());
+    assert!(
+        shown.contains(&format!(
+            "Redis session store at redis://***@127.0.0.1:{port}"
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
 }

@@ -110,7 +110,7 @@ impl Expiry<String, Arc<Index>> for AtDeadline {
 /// Bounded: at most `max_records` sessions (the least recently used go first when full), and
 /// each record is unreadable from its expiry on and evicted by the cache at most five minutes
 /// later, without a sweeper. Writes change a record in place under its own lock. Records do not survive a restart
-/// and are not shared between processes; use [`RedisStore`](crate::store) for that. Built on
+/// and are not shared between processes; use a shared store (the `session-store-redis` crate, say) for that. Built on
 /// the `moka` concurrent cache; each write to a record is atomic.
 #[derive(Clone)]
 pub struct MemoryStore {

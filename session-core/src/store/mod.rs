@@ -39,19 +39,11 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 pub(crate) mod fields;
-#[cfg(feature = "memcached-store")]
-mod memcached;
 #[cfg(feature = "memory-store")]
 mod memory;
-#[cfg(feature = "redis-store")]
-mod redis;
 
-#[cfg(feature = "memcached-store")]
-pub use self::memcached::MemcachedStore;
 #[cfg(feature = "memory-store")]
 pub use self::memory::MemoryStore;
-#[cfg(feature = "redis-store")]
-pub use self::redis::RedisStore;
 
 /// The future a [`SessionStore`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -123,6 +115,11 @@ impl RecordKey {
         Some(Self(bytes))
     }
 
+    /// A key from its raw 32 bytes, as a store that keeps keys in binary reads them back.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The raw 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
@@ -157,10 +154,24 @@ pub struct RecordWrite<'a> {
     pub expires_at: OffsetDateTime,
 }
 
-/// Why a store operation failed. Adapters answer `503 Service Unavailable`.
-#[derive(Debug, thiserror::Error)]
+/// Why a store operation failed. Adapters answer `503 Service Unavailable`. Its `Debug` is its
+/// `Display`, so `?` in `main` prints the reason and what to check.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// The store could not be reached when the application started.
+    #[error(
+        "cannot connect to the {store} session store at {address}: {source}; check that {store} is running there and reachable from this host"
+    )]
+    Connect {
+        /// The kind of store ("Redis", "memcached", ...).
+        store: &'static str,
+        /// Where it was looked for, with any password replaced by `***`.
+        address: String,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The backend could not be reached or answered with an error.
     #[error("the session store is unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -177,10 +188,38 @@ pub enum StoreError {
     NoStore,
 }
 
+crate::error::debug_as_display!(StoreError);
+
 impl StoreError {
+    /// A store that cannot be reached at start-up: names the `store` kind and its `address`
+    /// (a URL's password is replaced by `***`).
+    pub fn connect(
+        store: &'static str,
+        address: &str,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Connect {
+            store,
+            address: redact_password(address),
+            source: Box::new(error),
+        }
+    }
+
     /// Wraps a backend error.
     pub fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Unavailable(Box::new(error))
+    }
+}
+
+/// `scheme://user:password@host/...` with the user information replaced by `***`.
+fn redact_password(address: &str) -> String {
+    let Some((scheme, rest)) = address.split_once("://") else {
+        return address.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => address.to_owned(),
     }
 }
 
@@ -308,6 +347,22 @@ pub struct UserSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_errors_name_the_store_and_hide_passwords() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let error = StoreError::connect("Redis", "redis://:hunter2@10.0.0.7:6379/0", refused);
+        let shown = format!("{error:?}");
+        assert_eq!(shown, error.to_string());
+        assert!(
+            shown.contains("Redis session store at redis://***@10.0.0.7:6379/0"),
+            "{shown}"
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("check that Redis is running"), "{shown}");
+        assert_eq!(redact_password("127.0.0.1:11211"), "127.0.0.1:11211");
+        assert_eq!(redact_password("redis://h:1/x@y"), "redis://h:1/x@y");
+    }
 
     #[test]
     fn record_keys_round_trip_through_hex_and_hide_the_id() {

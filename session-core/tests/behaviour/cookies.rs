@@ -136,3 +136,35 @@ fn secure_cookies_over_plain_http_from_remote_hosts_are_diagnosed() {
     );
     assert!(request_writing_a_cookie(&manager, &remote).is_empty());
 }
+
+/// `fn main() -> Result<(), Box<dyn Error>>` prints the error with `Debug`: it must carry the
+/// reason and the fix, exactly as `Display` does.
+#[test]
+fn operator_errors_print_their_fix_through_debug() {
+    let short = format!("k1:{}", base64_of(b"short"));
+    let error = session_core::Keyring::parse("SESSION_KEYS", &short).expect_err("refused");
+    let shown = format!("{error:?}");
+    assert_eq!(shown, error.to_string());
+    assert!(
+        shown.contains("SESSION_KEYS")
+            && shown.contains("at least 32 random bytes")
+            && shown.contains("session keygen"),
+        "{shown}"
+    );
+    let (config, _) = config(&clock());
+    let error = refused(
+        config.cookie(
+            CookieSettings::default()
+                .same_site(SameSite::None)
+                .secure(false),
+        ),
+    );
+    let boxed: Box<dyn std::error::Error> = Box::new(error.clone());
+    assert_eq!(format!("{boxed:?}"), error.to_string());
+    assert!(format!("{boxed:?}").contains("keep `secure(true)`"));
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

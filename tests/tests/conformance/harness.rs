@@ -12,8 +12,10 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use session_core::store::{MemcachedStore, MemoryStore, RedisStore, SessionStore};
+use session_core::store::{MemoryStore, SessionStore};
 use session_core::{Expiring, Flash, Key, Keyring, ManualClock, SessionConfig, SessionData};
+use session_store_memcached::MemcachedStore;
+use session_store_redis::RedisStore;
 
 use crate::servers::{self, Kind, Server};
 

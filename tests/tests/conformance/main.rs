@@ -11,6 +11,7 @@ mod suite;
 mod actix_app;
 mod axum_app;
 mod rocket_app;
+mod salvo_app;
 
 macro_rules! conformance {
     ($suite:ident, $adapter:ident, $backend:ident) => {
@@ -81,15 +82,19 @@ macro_rules! conformance {
 conformance!(axum, axum_app, Cookie);
 conformance!(actix, actix_app, Cookie);
 conformance!(rocket, rocket_app, Cookie);
+conformance!(salvo, salvo_app, Cookie);
 conformance!(axum_memory_store, axum_app, Memory);
 conformance!(actix_memory_store, actix_app, Memory);
 conformance!(rocket_memory_store, rocket_app, Memory);
+conformance!(salvo_memory_store, salvo_app, Memory);
 conformance!(axum_redis_store, axum_app, Redis);
 conformance!(actix_redis_store, actix_app, Redis);
 conformance!(rocket_redis_store, rocket_app, Redis);
+conformance!(salvo_redis_store, salvo_app, Redis);
 conformance!(axum_memcached_store, axum_app, Memcached);
 conformance!(actix_memcached_store, actix_app, Memcached);
 conformance!(rocket_memcached_store, rocket_app, Memcached);
+conformance!(salvo_memcached_store, salvo_app, Memcached);
 
 /// The outage check needs a store that runs as a server it can kill.
 macro_rules! outage {
@@ -131,10 +136,11 @@ outage!(
     Memcached
 );
 
-const ALL: [(&str, harness::Start); 3] = [
+const ALL: [(&str, harness::Start); 4] = [
     ("axum", axum_app::start),
     ("actix", actix_app::start),
     ("rocket", rocket_app::start),
+    ("salvo", salvo_app::start),
 ];
 
 /// A cookie minted by one adapter is accepted by every other with the same keys and schema.

@@ -42,6 +42,15 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// Whether this run is CI, where a missing server fails a test instead of skipping it: `CI`
+/// set to anything but empty, `0`, `false` or `no` (CI services set `true` or `1`).
+pub(crate) fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        !(v.is_empty() || v == "0" || v == "false" || v == "no")
+    })
+}
+
 fn installed(binary: &str) -> bool {
     Command::new(binary)
         .arg(if binary == "memcached" {
@@ -68,10 +77,7 @@ pub(crate) fn start(kind: Kind) -> Option<Server> {
                 "memcached"
             }
         );
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true: {message}"
-        );
+        assert!(!in_ci(), "CI=true: {message}");
         eprintln!("skipping: {message}");
         return None;
     }
@@ -231,57 +237,16 @@ pub(crate) fn start_cluster() -> Option<Cluster> {
             let message = format!(
                 "{binary} is not installed (apt-get install redis-server redis-tools); the Redis Cluster tests are skipped"
             );
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true: {message}"
-            );
+            assert!(!in_ci(), "CI=true: {message}");
             eprintln!("skipping: {message}");
             return None;
         }
     }
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let nodes = ports
-        .iter()
-        .map(|port| {
-            let port = port.to_string();
-            Command::new("redis-server")
-                .current_dir(dir.path())
-                .args([
-                    "--port",
-                    &port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    &format!("nodes-{port}.conf"),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("a cluster node starts")
-        })
-        .collect();
-    let cluster = Cluster {
-        nodes,
-        ports,
-        _dir: dir,
-    };
-    for port in &cluster.ports {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "cluster node {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
+    // A node also listens on its port + 10000 (the cluster bus): either may be taken by the
+    // time the node binds, so a node that exits means another set of ports.
+    let cluster = (0..5)
+        .find_map(start_cluster_nodes)
+        .expect("three cluster nodes start on free ports");
     let addresses: Vec<String> = cluster
         .ports
         .iter()
@@ -312,6 +277,67 @@ pub(crate) fn start_cluster() -> Option<Cluster> {
             "the cluster did not become ready"
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(cluster)
+}
+
+/// Three cluster nodes on free ports (each with a free bus port), once all listen; `None` when a
+/// node exits first (a port was taken meanwhile).
+fn start_cluster_nodes(_attempt: usize) -> Option<Cluster> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut ports = Vec::new();
+    while ports.len() < 3 {
+        let port = free_port();
+        let bus_free =
+            port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok();
+        if bus_free && !ports.contains(&port) {
+            ports.push(port);
+        }
+    }
+    let nodes = ports
+        .iter()
+        .map(|port| {
+            let port = port.to_string();
+            Command::new("redis-server")
+                .current_dir(dir.path())
+                .args([
+                    "--port",
+                    &port,
+                    "--bind",
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    &format!("nodes-{port}.conf"),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("a cluster node starts")
+        })
+        .collect();
+    let mut cluster = Cluster {
+        nodes,
+        ports,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in 0..cluster.ports.len() {
+        while std::net::TcpStream::connect(("127.0.0.1", cluster.ports[i])).is_err() {
+            if cluster.nodes[i].try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cluster node {} did not start",
+                cluster.ports[i]
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
     Some(cluster)
 }

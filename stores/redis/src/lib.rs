@@ -1,4 +1,27 @@
-//! [`RedisStore`]: records in Redis, one hash per session, expiry carried by Redis.
+//! Sessions in Redis for session-core and its adapters: [`RedisStore`], one hash per
+//! session, expiry carried by Redis, single server or Redis Cluster.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use session_core::{Keyring, SessionConfig};
+//! use session_store_redis::RedisStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = RedisStore::connect("redis://127.0.0.1:6379", Duration::from_secs(2)).await?;
+//! let config = SessionConfig::new(Keyring::from_env("SESSION_KEYS")?).store(Arc::new(store));
+//! # Ok(()) }
+//! ```
+//!
+//! # Feature flags
+//! | feature | what it adds | cost |
+//! |---|---|---|
+//! | `cluster` | [`RedisStore::new`] over a `redis::cluster_async` connection | the `redis` crate's cluster client (crc16, rand) |
+//!
+//! The [`redis`] crate is re-exported on purpose: [`RedisStore::new`] takes one of its
+//! connections (a `ConnectionManager` or a cluster connection), and the versions must match.
+
+#![deny(missing_docs)]
 
 use std::fmt;
 use std::time::Duration;
@@ -7,7 +30,10 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
 use time::OffsetDateTime;
 
-use super::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
+use session_core::store::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
+
+/// The `redis` crate this store is built on, re-exported so connections match its version.
+pub use redis;
 
 /// Updates fields of a record only if it still exists, then pushes its expiry.
 /// KEYS[1] = record; ARGV[1] = expiry (Unix ms); ARGV[2] = n; then n (field, value) pairs;
@@ -37,7 +63,7 @@ return 1
 ///
 /// Works with a single server ([`RedisStore::connect`], over a [`ConnectionManager`] that
 /// reconnects by itself) and with Redis Cluster ([`RedisStore::new`] with a cluster
-/// connection, feature `redis-cluster`): every command touches one key, and the commands
+/// connection, feature `cluster`): every command touches one key, and the commands
 /// that must be atomic run as one `MULTI`/`EXEC` or one script on that key.
 ///
 /// Commands used: `HGETALL` (load); `MULTI`, `DEL`, `HSET`, `PEXPIREAT`, `EXEC` (create);
@@ -69,9 +95,11 @@ impl RedisStore<ConnectionManager> {
     /// [`StoreError::Unavailable`] (adapters answer 503) until it is.
     ///
     /// # Errors
-    /// The URL does not parse, or the server cannot be reached now.
+    /// [`StoreError::Connect`], naming Redis and the URL (without its password): the URL does
+    /// not parse, or the server cannot be reached now.
     pub async fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::unavailable)?;
+        let failed = |error| StoreError::connect("Redis", url, error);
+        let client = redis::Client::open(url).map_err(failed)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
@@ -79,7 +107,7 @@ impl RedisStore<ConnectionManager> {
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(StoreError::unavailable)?;
+            .map_err(failed)?;
         Ok(Self::new(connection))
     }
 }

@@ -1,5 +1,22 @@
-//! [`MemcachedStore`]: records in memcached, one key per session field plus a head key that
-//! lists them.
+//! Sessions in memcached for session-core and its adapters: [`MemcachedStore`], one key per
+//! session field plus a head key that lists them, exact deadlines checked on read.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use session_core::{Keyring, SessionConfig};
+//! use session_store_memcached::MemcachedStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = MemcachedStore::connect("127.0.0.1:11211", Duration::from_secs(2)).await?;
+//! let config = SessionConfig::new(Keyring::from_env("SESSION_KEYS")?).store(Arc::new(store));
+//! # Ok(()) }
+//! ```
+//!
+//! The store runs on tokio (the `async-memcached` client needs it): use it from a tokio
+//! runtime, as axum, actix-web and Rocket all provide.
+
+#![deny(missing_docs)]
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
@@ -16,7 +33,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
+use session_core::store::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
 
 /// The longest key memcached accepts, in bytes.
 const MAX_KEY: usize = 250;
@@ -247,8 +264,8 @@ impl MemcachedStore {
     /// waits at most `timeout`, all round trips included.
     ///
     /// # Errors
-    /// [`StoreError::Unavailable`]: the address does not parse, or the server cannot be
-    /// reached within `timeout`.
+    /// [`StoreError::Connect`], naming memcached and the address: the address does not parse,
+    /// or the server cannot be reached within `timeout`.
     pub async fn connect(addr: &str, timeout: Duration) -> Result<Self, StoreError> {
         let addr = if addr.contains("://") {
             addr.to_owned()
@@ -256,8 +273,15 @@ impl MemcachedStore {
             format!("tcp://{addr}")
         };
         let client = match tokio::time::timeout(timeout, Client::new(&addr)).await {
-            Ok(client) => client.map_err(StoreError::unavailable)?,
-            Err(_) => return Err(timed_out(timeout)),
+            Ok(Ok(client)) => client,
+            Ok(Err(error)) => return Err(StoreError::connect("memcached", &addr, error)),
+            Err(_) => {
+                let error = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer within {timeout:?}"),
+                );
+                return Err(StoreError::connect("memcached", &addr, error));
+            }
         };
         Ok(Self {
             addr,
@@ -678,7 +702,7 @@ impl MemcachedStore {
         if index.expires_at_ms <= unix_ms(OffsetDateTime::now_utc()) {
             return Ok(Vec::new());
         }
-        Ok(index.keys.into_iter().map(RecordKey).collect())
+        Ok(index.keys.into_iter().map(RecordKey::from_bytes).collect())
     }
 }
 
@@ -733,7 +757,7 @@ fn key_part(name: &str, room: usize) -> Cow<'_, str> {
     if name.len() <= room && !name.starts_with('#') && name.bytes().all(|b| b.is_ascii_graphic()) {
         Cow::Borrowed(name)
     } else {
-        let digest = RecordKey(Sha256::digest(name.as_bytes()).into());
+        let digest = RecordKey::from_bytes(Sha256::digest(name.as_bytes()).into());
         Cow::Owned(format!("#{}", digest.to_hex()))
     }
 }
