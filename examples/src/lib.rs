@@ -14,8 +14,8 @@ pub mod hyper_adapter;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session_core::store::MemoryStore;
-use session_core::{Expiring, Flash, Keyring, SessionConfig, SessionData};
+use session_core::store::{MemoryStore, StoreError};
+use session_core::{Expiring, Flash, Keyring, SessionConfig, SessionData, SessionError};
 use session_store_memcached::MemcachedStore;
 use session_store_redis::RedisStore;
 use time::Duration;
@@ -190,8 +190,20 @@ pub fn credentials_valid(form: &LoginForm) -> bool {
     user_ok & password_ok
 }
 
-/// Logs `user` in: the caller has renewed the session (a fresh id in store mode) and
-/// recorded the user key (for "log out everywhere") already.
+/// Takes the answer of `session.set_user_key(..)` at login. In store mode the user key goes
+/// into the per-user index ("log out everywhere"); in cookie mode (`SESSION_STORE=cookie`)
+/// there is no index, `set_user_key` answers [`StoreError::NoStore`], and the demo logs in
+/// without one. `set_user_key` fails in no other way; should it ever, the error is logged and
+/// the login goes on.
+pub fn ignore_no_store(set_user_key: Result<(), SessionError>) {
+    match set_user_key {
+        Ok(()) | Err(SessionError::Store(StoreError::NoStore)) => {}
+        Err(error) => tracing::warn!(%error, "the user key was not recorded"),
+    }
+}
+
+/// Logs `user` in: the caller has renewed the session (a fresh id in store mode) and, in
+/// store mode, recorded the user key (for "log out everywhere") already.
 pub fn log_in(session: &mut AppSession, user: &str) {
     session.user = Some(user.to_owned());
     session.visits = 0;

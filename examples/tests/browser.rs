@@ -50,7 +50,7 @@ fn browser_available() -> bool {
         return true;
     }
     let message = "browser test needs Chromium: apt-get install -y chromium chromium-driver";
-    assert!(!servers_in_ci(), "{message}");
+    assert!(!session_testing::servers::in_ci(), "{message}");
     eprintln!("skipping: {message}");
     false
 }
@@ -229,12 +229,4 @@ async fn a_real_browser_logs_in_keeps_the_session_and_logs_out() {
     );
 
     client.close().await.expect("close browser");
-}
-
-/// Whether this run is CI: `CI` set to anything but empty, `0`, `false` or `no`.
-fn servers_in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| {
-        let v = v.trim().to_ascii_lowercase();
-        !(v.is_empty() || v == "0" || v == "false" || v == "no")
-    })
 }

@@ -5,8 +5,7 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-#[path = "../../tests/tests/support/servers.rs"]
-mod servers;
+use session_testing::servers;
 
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};

@@ -140,3 +140,137 @@ async fn the_guide_adapter_keeps_a_session_across_requests() {
             .contains("Max-Age=0")
     );
 }
+
+/// The guide adapter through the whole adapter conformance suite.
+mod conformance {
+    use examples::hyper_adapter::with_session;
+    use http_body_util::Full;
+    use hyper::body::{Bytes, Incoming};
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper::{Request, Response, StatusCode};
+    use hyper_util::rt::TokioIo;
+    use session_core::adapter::{LentSession, RequestSession};
+    use session_core::{SessionConfig, SessionManager};
+    use session_testing::adapter::{ConformanceApp, ConformanceSession as S, TestServer, bind};
+
+    struct Hyper;
+
+    const NOT_INSTALLED: &str = "Session<{T}> needs its adapter: serve the route through `with_session::<{T}, _, _>(&manager, request, handler)`";
+
+    fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        response
+    }
+
+    fn route(path: &str, session: &mut LentSession<S>) -> String {
+        match path {
+            "/write" => {
+                session.data_mut().counter += 1;
+                session.counter.to_string()
+            }
+            "/peek" => {
+                session.leave_cookie_unchanged();
+                session.counter.to_string()
+            }
+            "/logout" => {
+                session.logout();
+                "bye".into()
+            }
+            "/renew" => {
+                session.renew();
+                "renewed".into()
+            }
+            "/sudo/set" => {
+                session.data_mut().sudo.set(true);
+                "ok".into()
+            }
+            "/sudo" => session.sudo.get().copied().unwrap_or(false).to_string(),
+            "/flash/set" => {
+                session.data_mut().notice.set("hello".into());
+                "ok".into()
+            }
+            "/flash" => session
+                .data_mut()
+                .notice
+                .take()
+                .unwrap_or_else(|| "none".into()),
+            _ => session.counter.to_string(),
+        }
+    }
+
+    async fn handle(
+        manager: Option<SessionManager>,
+        request: Request<Incoming>,
+    ) -> Response<Full<Bytes>> {
+        if request.uri().path() == "/untouched" {
+            return text(StatusCode::OK, "ok".into());
+        }
+        let Some(manager) = manager else {
+            let error = RequestSession::<S>::not_installed(NOT_INSTALLED);
+            return text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string());
+        };
+        with_session::<S, _, _>(&manager, request, |request, mut session| async move {
+            let body = route(request.uri().path(), &mut session);
+            text(StatusCode::OK, body)
+        })
+        .await
+    }
+
+    impl ConformanceApp for Hyper {
+        fn name(&self) -> &'static str {
+            "hyper (the adapter guide's)"
+        }
+        fn missing_middleware_hint(&self) -> Option<&'static str> {
+            Some("with_session::<ConformanceSession, _, _>")
+        }
+        fn start(&self, config: Option<SessionConfig>) -> TestServer {
+            let manager = config.map(|config| SessionManager::new(config).expect("config"));
+            let listener = bind();
+            let addr = listener.local_addr().expect("addr");
+            listener.set_nonblocking(true).expect("nonblocking");
+            let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                    loop {
+                        let stream = tokio::select! {
+                            accepted = listener.accept() => match accepted {
+                                Ok((stream, _)) => stream,
+                                Err(_) => return,
+                            },
+                            _ = &mut stop_rx => return,
+                        };
+                        let manager = manager.clone();
+                        tokio::spawn(async move {
+                            let service = service_fn(move |request| {
+                                let manager = manager.clone();
+                                async move {
+                                    Ok::<_, std::convert::Infallible>(
+                                        handle(manager, request).await,
+                                    )
+                                }
+                            });
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        });
+                    }
+                });
+            });
+            TestServer::new(addr, move || {
+                let _ = stop_tx.send(());
+            })
+        }
+    }
+
+    #[test]
+    fn the_guide_adapter_keeps_the_adapter_contract() {
+        session_testing::adapter::run_suite(&Hyper);
+    }
+}

@@ -494,11 +494,15 @@ macro_rules! __session_extractor {
             }
             /// Store mode: records the user this session belongs to: see
             /// [`SessionHandle::set_user_key`]($crate::SessionHandle::set_user_key).
+            ///
+            /// # Errors
+            /// `SessionError::Store(StoreError::NoStore)` in cookie mode, where there is no
+            /// per-user index.
             pub fn set_user_key(
                 &mut self,
                 user_key: impl ::core::convert::Into<::std::string::String>,
-            ) {
-                self.0.set_user_key(user_key);
+            ) -> ::core::result::Result<(), $crate::SessionError> {
+                self.0.set_user_key(user_key)
             }
             /// When the session was issued: see
             /// [`SessionHandle::issued_at`]($crate::SessionHandle::issued_at).

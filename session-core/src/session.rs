@@ -6,6 +6,10 @@
 //!    store mode, when the store is down: answer 503),
 //! 2. lets the handler read and change the [`SessionHandle`],
 //! 3. `manager.save(&mut handle).await` after it, and sends the returned `Set-Cookie`, if any.
+//!
+//! Each [`SessionHandle`] is of the manager's mode: cookie mode (the `cookie_mode` module)
+//! keeps the whole session in the cookie, store mode (the `store_mode` modules) keeps a signed
+//! id in the cookie and the data in a [`SessionStore`](crate::store::SessionStore).
 
 use std::sync::Arc;
 
@@ -15,12 +19,15 @@ use crate::config::SessionConfig;
 use crate::cookie::CookieSettings;
 use crate::error::{ConfigError, SessionError};
 use crate::rejection::Rejection;
-use crate::schema::{
-    DecodeEffects, FieldDeadlines, SessionData, collect_deadlines, decode_payload,
-};
-use crate::token::{Codec, MAX_COOKIE_BYTES, SealInput, TokenTimes};
+use crate::schema::SessionData;
+use crate::store::StoreError;
+use crate::token::{Codec, MAX_COOKIE_BYTES, TokenTimes};
 
-mod stored;
+mod cookie_mode;
+mod store_mode;
+
+use self::cookie_mode::CookieState;
+use self::store_mode::StoreState;
 
 /// Loads and saves sessions for one configuration. Cheap to clone (shared state).
 ///
@@ -111,16 +118,18 @@ pub struct SessionHandle<T> {
     data: T,
     status: LoadStatus,
     times: Option<TokenTimes>,
-    /// The decoded token (or last payload written) and where the payload sits in it, to tell
-    /// a real change from a mutable borrow that changed nothing.
-    loaded: Vec<u8>,
-    loaded_payload: std::ops::Range<usize>,
     changed: bool,
     pending: Pending,
-    /// Store mode: the record as loaded or last written.
-    stored: Option<Box<stored::Stored>>,
-    /// A user key set during this request, for the per-user index.
-    user_key: Option<String>,
+    mode: Mode,
+}
+
+/// What a handle keeps besides its data, by session mode. The manager that creates a handle
+/// picks its mode (whether a store is configured), also for a fresh one with no cookie.
+enum Mode {
+    /// Cookie mode: the whole session is the cookie.
+    Cookie(CookieState),
+    /// Store mode: the cookie carries a signed id, the data lives in the store.
+    Store(StoreState),
 }
 
 /// A `Set-Cookie` header value to send with the response.
@@ -225,7 +234,7 @@ impl SessionManager {
         let now = self.now();
         let values = self.inner.config.cookie.values_in_bytes(cookie_headers);
         match &self.inner.config.store {
-            None => Ok(self.load_at(values, now)),
+            None => Ok(self.load_cookie(values, now)),
             Some(store) => {
                 let values: Vec<&str> = values.collect();
                 self.load_stored(store.as_ref(), values, now).await
@@ -259,78 +268,6 @@ impl SessionManager {
         Ok((refresh_due, deadline))
     }
 
-    fn load_at<'h, T: SessionData>(
-        &self,
-        values: impl Iterator<Item = &'h str>,
-        now: i64,
-    ) -> SessionHandle<T> {
-        let cookie = &self.inner.config.cookie;
-        let mut first_rejection = None;
-        let mut buf = Vec::new();
-        for value in values {
-            match self.decode::<T>(value, now, &mut buf) {
-                Ok(handle) => {
-                    if let Some(rejection) = first_rejection {
-                        tracing::debug!(target: "session", cookie = cookie.cookie_name(), reason = Rejection::code(&rejection), "skipped a duplicate session cookie that was refused");
-                    }
-                    return handle;
-                }
-                Err(rejection) => {
-                    first_rejection.get_or_insert(rejection);
-                }
-            }
-        }
-        match first_rejection {
-            None => SessionHandle::fresh(LoadStatus::New),
-            Some(rejection) => {
-                rejection.log(cookie.cookie_name());
-                SessionHandle::fresh(LoadStatus::Rejected(rejection))
-            }
-        }
-    }
-
-    fn decode<T: SessionData>(
-        &self,
-        value: &str,
-        now: i64,
-        buf: &mut Vec<u8>,
-    ) -> Result<SessionHandle<T>, Rejection> {
-        let opened = self.inner.codec.open(value, buf)?;
-        let times = opened.times;
-        let (refresh_due, _) = self.check_times(&times, now)?;
-        let deadlines = FieldDeadlines {
-            deadlines: &times.field_deadlines,
-            now,
-        };
-        let (data, effects): (T, DecodeEffects) =
-            decode_payload(opened.schema, opened.payload, &deadlines)?;
-        let reissue = if effects.migrated {
-            Some(Reissue::Migrated)
-        } else if !opened.signed_by_current_key {
-            Some(Reissue::RotatedKey)
-        } else if effects.fields_expired {
-            Some(Reissue::FieldExpired)
-        } else if opened.encrypted != self.inner.codec.encrypts() {
-            Some(Reissue::EncryptionChanged)
-        } else if refresh_due {
-            Some(Reissue::RefreshDue)
-        } else {
-            None
-        };
-        let loaded_payload = opened.payload_start..opened.payload_start + opened.payload.len();
-        Ok(SessionHandle {
-            data,
-            status: LoadStatus::Loaded { reissue },
-            loaded: std::mem::take(buf),
-            loaded_payload,
-            times: Some(times),
-            changed: false,
-            pending: Pending::Nothing,
-            stored: None,
-            user_key: None,
-        })
-    }
-
     /// Decides what the response must say about the cookie and writes the token if needed:
     /// `None` when nothing changed and no re-issue is due; a new token when the data changed,
     /// the session was renewed, or a re-issue is due; a removal after logout.
@@ -347,76 +284,9 @@ impl SessionManager {
     ) -> Result<Option<SetCookie>, SessionError> {
         let now = self.now();
         match &self.inner.config.store {
-            None => self.save_at(handle, now),
+            None => self.save_cookie(handle, now),
             Some(store) => self.save_stored(store.as_ref(), handle, now).await,
         }
-    }
-
-    fn save_at<T: SessionData>(
-        &self,
-        handle: &mut SessionHandle<T>,
-        now: i64,
-    ) -> Result<Option<SetCookie>, SessionError> {
-        let config = &self.inner.config;
-        if handle.pending == Pending::Logout {
-            return Ok(Some(self.removal()));
-        }
-        if handle.pending == Pending::ReadOnly {
-            return Ok(None);
-        }
-        let reissue = matches!(handle.status, LoadStatus::Loaded { reissue: Some(_) });
-        let renew = handle.pending == Pending::Renew;
-        if !handle.changed && !reissue && !renew {
-            return Ok(None);
-        }
-        let field_deadlines = collect_deadlines(&mut handle.data, now);
-        // Sized like the last payload, so postcard rarely has to grow the buffer.
-        let capacity = handle.loaded_payload.len().max(32) + 16;
-        let payload = postcard::to_extend(&handle.data, Vec::with_capacity(capacity))
-            .map_err(|e| SessionError::Serialize(e.to_string()))?;
-        let absolute = config.absolute_timeout.whole_seconds();
-        let times = match (&handle.times, renew) {
-            (Some(old), false) => {
-                if !reissue
-                    && payload == handle.loaded[handle.loaded_payload.clone()]
-                    && field_deadlines == old.field_deadlines
-                {
-                    // Marked as changed, but the bytes are the same: nothing to send.
-                    return Ok(None);
-                }
-                TokenTimes {
-                    issued_at: old.issued_at,
-                    last_active: now,
-                    absolute_deadline: old
-                        .absolute_deadline
-                        .min(old.issued_at.saturating_add(absolute)),
-                    field_deadlines,
-                }
-            }
-            (None, false) if field_deadlines.is_empty() && is_default_payload::<T>(&payload)? => {
-                // A new visitor whose session was borrowed but is still empty: no cookie.
-                return Ok(None);
-            }
-            _ => TokenTimes {
-                issued_at: now,
-                last_active: now,
-                absolute_deadline: now.saturating_add(absolute),
-                field_deadlines,
-            },
-        };
-        let token = self.inner.codec.seal(&SealInput {
-            schema: &T::SCHEMA,
-            times: &times,
-            payload: &payload,
-        })?;
-        let set_cookie = self.set_cookie(&token)?;
-        handle.times = Some(times);
-        handle.loaded_payload = 0..payload.len();
-        handle.loaded = payload;
-        handle.changed = false;
-        handle.pending = Pending::Nothing;
-        handle.status = LoadStatus::Loaded { reissue: None };
-        Ok(Some(set_cookie))
     }
 
     /// The `Set-Cookie` that removes the session cookie.
@@ -476,17 +346,15 @@ fn is_default_payload<T: SessionData>(payload: &[u8]) -> Result<bool, SessionErr
 }
 
 impl<T: SessionData> SessionHandle<T> {
-    fn fresh(status: LoadStatus) -> Self {
+    /// An empty session (no cookie, or a refused one) in `mode`.
+    fn fresh(status: LoadStatus, mode: Mode) -> Self {
         Self {
             data: T::default(),
             status,
             times: None,
-            loaded: Vec::new(),
-            loaded_payload: 0..0,
             changed: false,
             pending: Pending::Nothing,
-            stored: None,
-            user_key: None,
+            mode,
         }
     }
 
@@ -548,17 +416,30 @@ impl<T: SessionData> SessionHandle<T> {
     /// [`renew`](Self::renew)), so that
     /// [`SessionManager::end_user_sessions`] can end all of the user's sessions ("log out
     /// everywhere") and [`SessionManager::user_sessions`] can list them. The key is any
-    /// stable string of the application (a user id). In cookie mode there is no index and the
-    /// key is not kept; see the README for the cookie-mode equivalent.
-    pub fn set_user_key(&mut self, user_key: impl Into<String>) {
-        self.user_key = Some(user_key.into());
+    /// stable string of the application (a user id). Attaching a user is a privilege change:
+    /// the session gets a fresh id when saved, even without `renew`.
+    ///
+    /// # Errors
+    /// In cookie mode, [`SessionError::Store`] with [`StoreError::NoStore`]: there is no index
+    /// and the key is not kept (see the README for the cookie-mode equivalent). An
+    /// application that runs in both modes ignores exactly that error.
+    pub fn set_user_key(&mut self, user_key: impl Into<String>) -> Result<(), SessionError> {
+        match &mut self.mode {
+            Mode::Store(state) => {
+                state.set_user_key(user_key.into());
+                Ok(())
+            }
+            Mode::Cookie(_) => Err(SessionError::Store(StoreError::NoStore)),
+        }
     }
 
-    /// Store mode: the user key recorded for this session, if any.
+    /// Store mode: the user key recorded for this session, if any (set during this request,
+    /// or loaded with the record). Always `None` in cookie mode.
     pub fn user_key(&self) -> Option<&str> {
-        self.user_key
-            .as_deref()
-            .or_else(|| self.stored.as_ref().and_then(|s| s.user()))
+        match &self.mode {
+            Mode::Store(state) => state.user_key(),
+            Mode::Cookie(_) => None,
+        }
     }
 
     /// When the session was issued (or last renewed), once loaded or saved.

@@ -1,20 +1,19 @@
 //! `MemcachedStore` against a real memcached, through the `SessionStore` trait.
 //!
-//! Each test starts its own `memcached` on a free loopback port and kills it when done (see
-//! `support/servers.rs`: without the binary the tests say so and skip, except under `CI=true`).
-
-#[path = "support/servers.rs"]
-mod servers;
+//! What is particular to memcached (the keys it holds, evicted fields, a server that never
+//! answers); the store contract itself runs in `stores.rs`. Each test starts its own
+//! `memcached` on a free loopback port and kills it when done (without the binary the tests
+//! say so and skip, except under CI).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use session_core::store::{Fields, RecordKey, RecordWrite, SessionId, SessionStore, StoreError};
+use session_core::store::{Fields, RecordKey, RecordWrite, SessionStore, StoreError};
 use session_store_memcached::MemcachedStore;
 use time::OffsetDateTime;
 
-use servers::{Kind, Server};
+use session_testing::servers::{self, Kind, Server};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -70,7 +69,9 @@ impl Memcached {
 }
 
 fn new_key() -> RecordKey {
-    SessionId::random().expect("rng").record_key()
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).expect("random bytes");
+    RecordKey::from_bytes(bytes)
 }
 
 fn in_an_hour() -> OffsetDateTime {

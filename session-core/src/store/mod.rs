@@ -38,7 +38,6 @@ use std::pin::Pin;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-pub(crate) mod fields;
 #[cfg(feature = "memory-store")]
 mod memory;
 

@@ -5,6 +5,7 @@ mod support;
 mod cookies;
 mod expiry;
 mod logging;
+mod modes;
 mod properties;
 mod rejections;
 mod rotation;

@@ -1,16 +1,75 @@
-//! The checks, each taking an adapter's `start` function.
+//! The checks. Each is listed once, in [`PER_BACKEND`] (run on every backend), or as
+//! [`OUTAGE`] (backends with a server), [`MISSING_MIDDLEWARE`] (once per app) or
+//! [`interoperate`] (several apps).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use time::Duration;
+use session_core::time::Duration;
 
-use crate::harness::{Backend, Setup, Start, get, post};
+use super::fixture::Fixture;
+use super::{Backend, ConformanceApp, TestServer};
+use crate::http::Answer;
 
-pub(crate) fn cookie_attributes(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+/// A check: what it proves, and the proof.
+pub(super) type Check = (&'static str, fn(&dyn ConformanceApp, Backend));
+
+/// The checks every backend runs.
+pub(super) const PER_BACKEND: &[Check] = &[
+    ("cookie attributes", cookie_attributes),
+    (
+        "no cookie on untouched or read requests",
+        no_cookie_on_untouched_or_read_requests,
+    ),
+    ("changed data is re-issued", changed_data_is_reissued),
+    (
+        "bad cookies become anonymous sessions",
+        bad_cookies_become_anonymous_sessions,
+    ),
+    (
+        "the first valid duplicate wins",
+        the_first_valid_duplicate_wins,
+    ),
+    ("logout removes the cookie", logout_removes_the_cookie),
+    (
+        "renew re-issues with a fresh issued-at",
+        renew_reissues_with_a_fresh_issued_at,
+    ),
+    (
+        "rotation re-issues under the current key",
+        rotation_reissues_under_the_current_key,
+    ),
+    (
+        "idle, absolute and field expiry",
+        idle_absolute_and_field_expiry,
+    ),
+    ("a flash is read once", flash_is_read_once),
+    ("peek never writes", peek_never_writes),
+    ("encrypted mode round-trips", encrypted_mode_round_trips),
+];
+
+/// Run on backends with a server to kill.
+pub(super) const OUTAGE: Check = (
+    "a store outage answers 503, then recovers",
+    a_store_outage_answers_503_then_recovers,
+);
+
+/// Run once per app (on the cookie backend).
+pub(super) const MISSING_MIDDLEWARE: Check = (
+    "a missing middleware names the fix",
+    a_missing_middleware_names_the_fix,
+);
+
+fn get(server: &TestServer, path: &str, cookie: Option<&str>) -> Answer {
+    server.get(path, cookie)
+}
+
+fn post(server: &TestServer, path: &str, cookie: Option<&str>) -> Answer {
+    server.post(path, cookie)
+}
+
+fn cookie_attributes(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let answer = get(&server, "/write", None);
     assert_eq!((answer.status, answer.body.as_str()), (200, "1"));
     let header = answer.set_cookie.clone().expect("a write sets the cookie");
@@ -28,11 +87,9 @@ pub(crate) fn cookie_attributes(start: Start, backend: Backend) {
     assert_eq!(answer.cache_control.as_deref(), Some("no-store"));
 }
 
-pub(crate) fn no_cookie_on_untouched_or_read_requests(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn no_cookie_on_untouched_or_read_requests(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     assert!(get(&server, "/untouched", None).set_cookie.is_none());
     assert!(
         get(&server, "/read", None).set_cookie.is_none(),
@@ -49,11 +106,9 @@ pub(crate) fn no_cookie_on_untouched_or_read_requests(start: Start, backend: Bac
     );
 }
 
-pub(crate) fn changed_data_is_reissued(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn changed_data_is_reissued(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let first = get(&server, "/write", None);
     let second = get(&server, "/write", Some(&first.cookie()));
     assert_eq!(second.body, "2");
@@ -67,11 +122,9 @@ pub(crate) fn changed_data_is_reissued(start: Start, backend: Backend) {
     }
 }
 
-pub(crate) fn bad_cookies_become_anonymous_sessions(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn bad_cookies_become_anonymous_sessions(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let token = get(&server, "/write", None).token();
     let mut flipped = token.clone().into_bytes();
     let middle = flipped.len() / 2;
@@ -103,11 +156,9 @@ pub(crate) fn bad_cookies_become_anonymous_sessions(start: Start, backend: Backe
     }
 }
 
-pub(crate) fn the_first_valid_duplicate_wins(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn the_first_valid_duplicate_wins(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let one = get(&server, "/write", None).token();
     let other = get(&server, "/write", None).cookie();
     let second_write = get(&server, "/write", Some(&other));
@@ -121,11 +172,9 @@ pub(crate) fn the_first_valid_duplicate_wins(start: Start, backend: Backend) {
     assert_eq!(read.body, "2");
 }
 
-pub(crate) fn logout_removes_the_cookie(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn logout_removes_the_cookie(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let cookie = get(&server, "/write", None).cookie();
     let logout = post(&server, "/logout", Some(&cookie));
     let header = logout.set_cookie.expect("a removal cookie");
@@ -144,11 +193,9 @@ pub(crate) fn logout_removes_the_cookie(start: Start, backend: Backend) {
     }
 }
 
-pub(crate) fn renew_reissues_with_a_fresh_issued_at(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn renew_reissues_with_a_fresh_issued_at(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let first = get(&server, "/write", None);
     setup.clock.advance(Duration::minutes(10));
     let renewed = post(&server, "/renew", Some(&first.cookie()));
@@ -170,16 +217,14 @@ pub(crate) fn renew_reissues_with_a_fresh_issued_at(start: Start, backend: Backe
     }
 }
 
-pub(crate) fn rotation_reissues_under_the_current_key(start: Start, backend: Backend) {
-    let Some(mut setup) = Setup::new(backend) else {
-        return;
-    };
-    let old = start(setup.config());
+fn rotation_reissues_under_the_current_key(app: &dyn ConformanceApp, backend: Backend) {
+    let mut setup = Fixture::new(backend);
+    let old = app.start(Some(setup.config()));
     let cookie = get(&old, "/write", None).cookie();
     setup
         .keys
         .insert(0, ("k2".to_owned(), session_core::Key::generate()));
-    let rotated = start(setup.config());
+    let rotated = app.start(Some(setup.config()));
     let read = get(&rotated, "/read", Some(&cookie));
     assert_eq!(read.body, "1", "older key still verifies");
     let info = setup
@@ -190,7 +235,7 @@ pub(crate) fn rotation_reissues_under_the_current_key(start: Start, backend: Bac
     assert_eq!(info.key_id, "k2");
 
     setup.keys.truncate(1);
-    let without_old = start(setup.config());
+    let without_old = app.start(Some(setup.config()));
     assert_eq!(
         get(&without_old, "/read", Some(&cookie)).body,
         "0",
@@ -198,11 +243,9 @@ pub(crate) fn rotation_reissues_under_the_current_key(start: Start, backend: Bac
     );
 }
 
-pub(crate) fn idle_absolute_and_field_expiry(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn idle_absolute_and_field_expiry(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let cookie = get(&server, "/sudo/set", None).cookie();
     assert_eq!(get(&server, "/sudo", Some(&cookie)).body, "true");
     setup.clock.advance(Duration::minutes(6));
@@ -215,15 +258,13 @@ pub(crate) fn idle_absolute_and_field_expiry(start: Start, backend: Backend) {
         "idle timeout"
     );
 
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(
         setup
             .config()
             .idle_timeout(None)
             .absolute_timeout(Duration::hours(2)),
-    );
+    ));
     let cookie = get(&server, "/write", None).cookie();
     setup.clock.advance(Duration::minutes(119));
     assert_eq!(get(&server, "/read", Some(&cookie)).body, "1");
@@ -235,11 +276,9 @@ pub(crate) fn idle_absolute_and_field_expiry(start: Start, backend: Backend) {
     );
 }
 
-pub(crate) fn flash_is_read_once(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn flash_is_read_once(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let cookie = get(&server, "/flash/set", None).cookie();
     let first = get(&server, "/flash", Some(&cookie));
     assert_eq!(first.body, "hello");
@@ -247,27 +286,25 @@ pub(crate) fn flash_is_read_once(start: Start, backend: Backend) {
     assert_eq!(second.body, "none");
 }
 
-pub(crate) fn peek_never_writes(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config());
+fn peek_never_writes(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let cookie = get(&server, "/write", None).cookie();
     setup.clock.advance(Duration::minutes(5)); // an idle refresh is due
+    let writes = setup.store_writes();
     let peek = get(&server, "/peek", Some(&cookie));
     assert_eq!(peek.body, "1");
     assert!(peek.set_cookie.is_none(), "peek sent {:?}", peek.set_cookie);
+    assert_eq!(setup.store_writes(), writes, "peek wrote to the store");
     assert!(
         get(&server, "/read", Some(&cookie)).set_cookie.is_some(),
         "a read refreshes"
     );
 }
 
-pub(crate) fn encrypted_mode_round_trips(start: Start, backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let server = start(setup.config().encrypt(true));
+fn encrypted_mode_round_trips(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config().encrypt(true)));
     let first = get(&server, "/flash/set", None);
     let bytes = URL_SAFE_NO_PAD.decode(first.token()).expect("base64url");
     assert!(
@@ -283,17 +320,14 @@ pub(crate) fn encrypted_mode_round_trips(start: Start, backend: Backend) {
     assert_eq!(get(&server, "/flash", Some(&first.cookie())).body, "hello");
 }
 
-pub(crate) fn a_missing_layer_names_the_fix(start_without_layer: Start, hint: Option<&str>) {
-    let Some(setup) = Setup::new(Backend::Cookie) else {
-        return;
-    };
-    let server = start_without_layer(setup.config());
+fn a_missing_middleware_names_the_fix(app: &dyn ConformanceApp, _backend: Backend) {
+    let server = app.start(None);
     let answer = get(&server, "/read", None);
     assert_eq!(
         answer.status, 500,
-        "a missing layer is the application's error, never a panic or a 4xx"
+        "a missing middleware is the application's error, never a panic or a 4xx"
     );
-    if let Some(hint) = hint {
+    if let Some(hint) = app.missing_middleware_hint() {
         assert!(
             answer.body.contains(hint),
             "body {:?} should contain {hint:?}",
@@ -307,19 +341,21 @@ pub(crate) fn a_missing_layer_names_the_fix(start_without_layer: Start, hint: Op
     );
 }
 
-pub(crate) fn cookies_interoperate(adapters: &[(&str, Start)], backend: Backend) {
-    let Some(setup) = Setup::new(backend) else {
-        return;
-    };
-    let servers: Vec<_> = adapters
+/// Every app reads what every other app wrote, with the same keys and store.
+pub(super) fn interoperate(apps: &[&dyn ConformanceApp], backend: Backend) {
+    let setup = Fixture::new(backend);
+    let servers: Vec<_> = apps
         .iter()
-        .map(|(name, start)| (*name, start(setup.config())))
+        .map(|app| (app.name(), app.start(Some(setup.config()))))
         .collect();
     for (minter, server) in &servers {
         let cookie = get(server, "/write", None).cookie();
         for (reader, other) in &servers {
             let read = get(other, "/read", Some(&cookie));
-            assert_eq!(read.body, "1", "{reader} reads a cookie minted by {minter}");
+            assert_eq!(
+                read.body, "1",
+                "{reader} reads a session written by {minter}"
+            );
         }
     }
 }
@@ -327,15 +363,9 @@ pub(crate) fn cookies_interoperate(adapters: &[(&str, Start)], backend: Backend)
 /// Store mode with a server: kill it and requests that need the session answer 503 (never an
 /// anonymous session, never a panic); routes without a session keep working; once it is back,
 /// requests succeed again.
-pub(crate) fn a_store_outage_answers_503_then_recovers(start: Start, backend: Backend) {
-    let Some(mut setup) = Setup::new(backend) else {
-        return;
-    };
-    assert!(
-        setup.has_server(),
-        "{backend:?} runs in-process: nothing to kill"
-    );
-    let server = start(setup.config());
+fn a_store_outage_answers_503_then_recovers(app: &dyn ConformanceApp, backend: Backend) {
+    let mut setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
     let cookie = get(&server, "/write", None).cookie();
     setup.kill_store();
     for (path, cookie) in [("/read", Some(cookie.as_str())), ("/write", None)] {
@@ -346,7 +376,7 @@ pub(crate) fn a_store_outage_answers_503_then_recovers(start: Start, backend: Ba
     }
     assert_eq!(get(&server, "/untouched", Some(&cookie)).status, 200);
     setup.restart_store();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let answer = get(&server, "/write", None);
         if answer.status == 200 {

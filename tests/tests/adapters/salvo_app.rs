@@ -1,13 +1,32 @@
 //! The conformance app on salvo.
 
-use salvo_core::conn::TcpListener;
-use salvo_core::{Depot, Listener, Request, Router, Server, handler};
+use salvo_core::conn::tcp::TcpAcceptor;
+use salvo_core::{Depot, Request, Router, Server, handler};
 use session_salvo::{SessionConfig, SessionDepotExt, SessionHandler, SessionRejection};
 
-use crate::harness::{ConformanceSession as S, TestServer, free_port, wait_for};
+use session_testing::adapter::{ConformanceApp, ConformanceSession as S, TestServer, bind};
 
-pub(crate) const MISSING_LAYER_HINT: Option<&str> =
-    Some(".hoop(SessionHandler::<ConformanceSession>");
+/// The conformance app on salvo.
+pub(crate) struct Salvo;
+
+impl ConformanceApp for Salvo {
+    fn name(&self) -> &'static str {
+        "salvo"
+    }
+    fn missing_middleware_hint(&self) -> Option<&'static str> {
+        Some(".hoop(SessionHandler::<ConformanceSession>")
+    }
+    fn start(&self, config: Option<SessionConfig>) -> TestServer {
+        match config {
+            Some(config) => serve(
+                Router::new()
+                    .hoop(SessionHandler::<S>::new(config).expect("config"))
+                    .push(routes()),
+            ),
+            None => serve(routes()),
+        }
+    }
+}
 
 type Answer<T> = Result<T, SessionRejection>;
 
@@ -82,7 +101,9 @@ fn routes() -> Router {
 }
 
 fn serve(router: Router) -> TestServer {
-    let port = free_port();
+    let listener = bind();
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -90,31 +111,13 @@ fn serve(router: Router) -> TestServer {
             .build()
             .expect("runtime");
         runtime.block_on(async move {
-            let acceptor = TcpListener::new(("127.0.0.1", port))
-                .try_bind()
-                .await
-                .expect("bind");
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let acceptor = TcpAcceptor::try_from(listener).expect("acceptor");
             let server = Server::new(acceptor);
             tx.send(server.handle()).expect("handle");
             server.serve(router).await;
         });
     });
     let handle = rx.recv().expect("server started");
-    wait_for(port);
-    TestServer {
-        base: format!("http://127.0.0.1:{port}"),
-        stop: Some(Box::new(move || handle.stop_graceful(None))),
-    }
-}
-
-pub(crate) fn start(config: SessionConfig) -> TestServer {
-    serve(
-        Router::new()
-            .hoop(SessionHandler::<S>::new(config).expect("config"))
-            .push(routes()),
-    )
-}
-
-pub(crate) fn start_without_layer(_config: SessionConfig) -> TestServer {
-    serve(routes())
+    TestServer::new(addr, move || handle.stop_graceful(None))
 }

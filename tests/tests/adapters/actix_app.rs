@@ -3,10 +3,22 @@
 use actix_web::{App, HttpServer, web};
 use session_actix::{Session, SessionConfig, SessionMiddleware};
 
-use crate::harness::{ConformanceSession as S, TestServer, free_port, wait_for};
+use session_testing::adapter::{ConformanceApp, ConformanceSession as S, TestServer, bind};
 
-pub(crate) const MISSING_LAYER_HINT: Option<&str> =
-    Some(".wrap(SessionMiddleware::<ConformanceSession>");
+/// The conformance app on actix-web.
+pub(crate) struct Actix;
+
+impl ConformanceApp for Actix {
+    fn name(&self) -> &'static str {
+        "actix"
+    }
+    fn missing_middleware_hint(&self) -> Option<&'static str> {
+        Some(".wrap(SessionMiddleware::<ConformanceSession>")
+    }
+    fn start(&self, config: Option<SessionConfig>) -> TestServer {
+        serve(config.map(|config| SessionMiddleware::new(config).expect("config")))
+    }
+}
 
 async fn write(mut s: Session<S>) -> String {
     s.counter += 1;
@@ -60,7 +72,8 @@ fn routes(config: &mut web::ServiceConfig) {
 }
 
 fn serve(middleware: Option<SessionMiddleware<S>>) -> TestServer {
-    let port = free_port();
+    let listener = bind();
+    let addr = listener.local_addr().expect("addr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -69,15 +82,15 @@ fn serve(middleware: Option<SessionMiddleware<S>>) -> TestServer {
                     HttpServer::new(move || App::new().wrap(middleware.clone()).configure(routes))
                         .workers(1)
                         .disable_signals()
-                        .bind(("127.0.0.1", port))
-                        .expect("bind")
+                        .listen(listener)
+                        .expect("listen")
                         .run()
                 }
                 None => HttpServer::new(|| App::new().configure(routes))
                     .workers(1)
                     .disable_signals()
-                    .bind(("127.0.0.1", port))
-                    .expect("bind")
+                    .listen(listener)
+                    .expect("listen")
                     .run(),
             };
             tx.send(server.handle()).expect("handle");
@@ -85,17 +98,5 @@ fn serve(middleware: Option<SessionMiddleware<S>>) -> TestServer {
         })
     });
     let handle = rx.recv().expect("server started");
-    wait_for(port);
-    TestServer {
-        base: format!("http://127.0.0.1:{port}"),
-        stop: Some(Box::new(move || pollster::block_on(handle.stop(false)))),
-    }
-}
-
-pub(crate) fn start(config: SessionConfig) -> TestServer {
-    serve(Some(SessionMiddleware::new(config).expect("config")))
-}
-
-pub(crate) fn start_without_layer(_config: SessionConfig) -> TestServer {
-    serve(None)
+    TestServer::new(addr, move || pollster::block_on(handle.stop(false)))
 }

@@ -3,11 +3,24 @@
 use rocket::{get, post, routes};
 use session_rocket::{Session, SessionConfig, SessionFairing};
 
-use crate::harness::{ConformanceSession as S, TestServer, free_port, wait_for};
+use session_testing::adapter::{ConformanceApp, ConformanceSession as S, TestServer};
 
-/// Rocket renders guard failures with its own 500 page; the message naming the fairing is in
-/// the log, not the body.
-pub(crate) const MISSING_LAYER_HINT: Option<&str> = None;
+/// The conformance app on Rocket.
+pub(crate) struct Rocket;
+
+impl ConformanceApp for Rocket {
+    fn name(&self) -> &'static str {
+        "rocket"
+    }
+    /// Rocket renders guard failures with its own 500 page; the message naming the fairing is
+    /// in the log, not the body.
+    fn missing_middleware_hint(&self) -> Option<&'static str> {
+        None
+    }
+    fn start(&self, config: Option<SessionConfig>) -> TestServer {
+        serve(config.map(|config| SessionFairing::new(config).expect("config")))
+    }
+}
 
 #[get("/write")]
 fn write(mut s: Session<S>) -> String {
@@ -57,9 +70,10 @@ fn flash(mut s: Session<S>) -> String {
 }
 
 fn serve(fairing: Option<SessionFairing<S>>) -> TestServer {
-    let port = free_port();
     let config = rocket::Config {
-        port,
+        // Rocket binds port 0 to a free port and reports it at liftoff: no window for another
+        // process to take it.
+        port: 0,
         address: std::net::Ipv4Addr::LOCALHOST.into(),
         workers: 1,
         log_level: rocket::config::LogLevel::Off,
@@ -71,35 +85,30 @@ fn serve(fairing: Option<SessionFairing<S>>) -> TestServer {
         },
         ..rocket::Config::debug_default()
     };
-    let mut app = rocket::custom(config).mount(
-        "/",
-        routes![
-            write, read, untouched, peek, logout, renew, sudo_set, sudo, flash_set, flash
-        ],
-    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut app = rocket::custom(config)
+        .mount(
+            "/",
+            routes![
+                write, read, untouched, peek, logout, renew, sudo_set, sudo, flash_set, flash
+            ],
+        )
+        .attach(rocket::fairing::AdHoc::on_liftoff(
+            "report the port",
+            move |rocket| {
+                let _ = tx.send((rocket.config().port, rocket.shutdown()));
+                Box::pin(async {})
+            },
+        ));
     if let Some(fairing) = fairing {
         app = app.attach(fairing);
     }
-    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = rocket::execute(async move {
-            let ignited = app.ignite().await?;
-            tx.send(ignited.shutdown()).expect("handle");
-            ignited.launch().await
-        });
+        let _ = rocket::execute(app.launch());
     });
-    let shutdown = rx.recv().expect("rocket ignited");
-    wait_for(port);
-    TestServer {
-        base: format!("http://127.0.0.1:{port}"),
-        stop: Some(Box::new(move || shutdown.notify())),
-    }
-}
-
-pub(crate) fn start(config: SessionConfig) -> TestServer {
-    serve(Some(SessionFairing::new(config).expect("config")))
-}
-
-pub(crate) fn start_without_layer(_config: SessionConfig) -> TestServer {
-    serve(None)
+    let (port, shutdown) = rx.recv().expect("rocket lifted off");
+    TestServer::new(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        move || shutdown.notify(),
+    )
 }

@@ -4,9 +4,25 @@ use axum::Router;
 use axum::routing::{get, post};
 use session_axum::{Session, SessionConfig, SessionLayer};
 
-use crate::harness::{ConformanceSession as S, TestServer, free_port, wait_for};
+use session_testing::adapter::{ConformanceApp, ConformanceSession as S, TestServer, bind};
 
-pub(crate) const MISSING_LAYER_HINT: Option<&str> = Some("SessionLayer::<ConformanceSession>");
+/// The conformance app on axum.
+pub(crate) struct Axum;
+
+impl ConformanceApp for Axum {
+    fn name(&self) -> &'static str {
+        "axum"
+    }
+    fn missing_middleware_hint(&self) -> Option<&'static str> {
+        Some("SessionLayer::<ConformanceSession>")
+    }
+    fn start(&self, config: Option<SessionConfig>) -> TestServer {
+        match config {
+            Some(config) => serve(routes().layer(SessionLayer::<S>::new(config).expect("config"))),
+            None => serve(routes()),
+        }
+    }
+}
 
 fn routes() -> Router {
     Router::new()
@@ -70,7 +86,9 @@ fn routes() -> Router {
 }
 
 fn serve(app: Router) -> TestServer {
-    let port = free_port();
+    let listener = bind();
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -78,9 +96,7 @@ fn serve(app: Router) -> TestServer {
             .build()
             .expect("runtime");
         runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-                .await
-                .expect("bind");
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stop_rx.await;
@@ -89,19 +105,7 @@ fn serve(app: Router) -> TestServer {
                 .expect("serve");
         });
     });
-    wait_for(port);
-    TestServer {
-        base: format!("http://127.0.0.1:{port}"),
-        stop: Some(Box::new(move || {
-            let _ = stop_tx.send(());
-        })),
-    }
-}
-
-pub(crate) fn start(config: SessionConfig) -> TestServer {
-    serve(routes().layer(SessionLayer::<S>::new(config).expect("config")))
-}
-
-pub(crate) fn start_without_layer(_config: SessionConfig) -> TestServer {
-    serve(routes())
+    TestServer::new(addr, move || {
+        let _ = stop_tx.send(());
+    })
 }

@@ -1,15 +1,164 @@
-//! Splits a session struct into one postcard-encoded value per field.
+//! The record layout: how a session of `T` sits in a store record, and how it is read back.
+//!
+//! A record holds `@meta` (schema, field order, issue time, user key), one field per struct
+//! field (its postcard encoding), and `@deadline:<slot>` per set expiring field.
 //!
 //! Postcard writes a struct as its fields one after the other with no framing, so the
 //! concatenation of the field encodings in declaration order is the encoding of the whole
-//! struct: a record is read back by concatenating its fields in the order `@meta` recorded
-//! and decoding that like a cookie payload (same schema checks, same migrations).
+//! struct: [`split`] cuts a session into its fields, and a record is read back by
+//! concatenating its fields in the order `@meta` recorded and decoding that like a cookie
+//! payload (same schema checks, same migrations).
 
+use serde::Deserialize;
 use serde::ser::{self, Impossible, Serialize, SerializeStruct};
+
+use super::{Stored, serialize_error};
+use crate::error::SessionError;
+use crate::rejection::Rejection;
+use crate::schema::{FieldDeadlines, SchemaRef, SessionData, decode_payload};
+use crate::store::SessionId;
+
+/// The name of the field that says what a record is.
+pub(super) const META: &str = "@meta";
+/// The prefix of the field that holds an expiring field's deadline, followed by its slot.
+const DEADLINE: &str = "@deadline:";
+
+/// What a record says about itself (`@meta`). The field list comes last, so that a reader of
+/// the current schema decodes only [`MetaHead`] (postcard ignores the bytes after it) and takes
+/// the field order from the struct itself.
+#[derive(Debug, serde::Serialize, Deserialize)]
+struct Meta<'a> {
+    name: &'a str,
+    version: u32,
+    fingerprint: u32,
+    issued_at: i64,
+    #[serde(borrow)]
+    user: Option<&'a str>,
+    /// The struct's fields in declaration order.
+    #[serde(borrow)]
+    fields: Vec<&'a str>,
+}
+
+/// The start of [`Meta`], read without allocating.
+#[derive(Debug, Deserialize)]
+pub(super) struct MetaHead<'a> {
+    name: &'a str,
+    version: u32,
+    fingerprint: u32,
+    pub(super) issued_at: i64,
+    #[serde(borrow)]
+    pub(super) user: Option<&'a str>,
+}
+
+/// The name of the field that holds the deadline of the expiring field in `slot`.
+pub(super) fn deadline_field(slot: u8) -> String {
+    format!("{DEADLINE}{slot}")
+}
+
+/// The start of a record's `@meta`, if it has a readable one.
+pub(super) fn meta_head(fields: &[(String, Vec<u8>)]) -> Option<MetaHead<'_>> {
+    let (_, bytes) = fields.iter().find(|(name, _)| name == META)?;
+    postcard::from_bytes(bytes).ok()
+}
+
+/// The `@meta` field of a record of `T`.
+pub(super) fn meta_bytes<T: SessionData>(
+    issued_at: i64,
+    user: Option<&str>,
+    fields: &[(&'static str, Vec<u8>)],
+) -> Result<Vec<u8>, SessionError> {
+    let meta = Meta {
+        name: T::SCHEMA.name,
+        version: T::SCHEMA.version,
+        fingerprint: T::SCHEMA.fingerprint,
+        issued_at,
+        user,
+        fields: fields.iter().map(|(name, _)| *name).collect(),
+    };
+    postcard::to_allocvec(&meta).map_err(serialize_error)
+}
+
+/// Reads a record as `T`: schema checks and migrations as for a cookie payload, then expired
+/// fields dropped. Answers whether any field expired.
+pub(super) fn decode_record<T: SessionData>(
+    id: SessionId,
+    mut fields: Vec<(String, Vec<u8>)>,
+    now: i64,
+) -> Result<(T, Stored, bool), Rejection> {
+    // A record without `@meta` is the leftover of a write that raced a logout: not a session.
+    let at = fields
+        .iter()
+        .position(|(name, _)| name == META)
+        .ok_or(Rejection::UnknownSession)?;
+    let meta_bytes = fields.swap_remove(at).1;
+    let head: MetaHead<'_> =
+        postcard::from_bytes(&meta_bytes).map_err(|_| Rejection::Undecodable)?;
+    let ours = T::SCHEMA;
+    let current = head.name == ours.name
+        && head.version == ours.version
+        && head.fingerprint == ours.fingerprint;
+    // The field order: the struct's own for the current schema, the recorded one otherwise
+    // (then every name of the record is kept, to remove what the new schema lacks).
+    let order: Vec<&str> = if current {
+        field_order::<T>().map_err(|_| Rejection::Undecodable)?
+    } else {
+        let meta: Meta<'_> =
+            postcard::from_bytes(&meta_bytes).map_err(|_| Rejection::Undecodable)?;
+        meta.fields
+    };
+    let stale: Vec<String> = if current {
+        Vec::new()
+    } else {
+        fields.iter().map(|(name, _)| name.clone()).collect()
+    };
+    let mut deadlines: Vec<(u8, i64)> = Vec::new();
+    for (name, bytes) in &fields {
+        if let Some(slot) = name.strip_prefix(DEADLINE) {
+            let slot = slot.parse().map_err(|_| Rejection::Undecodable)?;
+            let deadline = postcard::from_bytes(bytes).map_err(|_| Rejection::Undecodable)?;
+            deadlines.push((slot, deadline));
+        }
+    }
+    // The struct fields in order; a missing one makes the record undecodable.
+    let mut ordered = Vec::with_capacity(order.len());
+    for name in &order {
+        let at = fields
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or(Rejection::Undecodable)?;
+        ordered.push(fields.swap_remove(at).1);
+    }
+    let payload: Vec<u8> = ordered.concat();
+    let seen = SchemaRef {
+        name: head.name,
+        version: head.version,
+        fingerprint: head.fingerprint,
+    };
+    let field_deadlines = FieldDeadlines {
+        deadlines: &deadlines,
+        now,
+    };
+    let (data, effects) = decode_payload::<T>(seen, &payload, &field_deadlines)?;
+    Ok((
+        data,
+        Stored {
+            id,
+            issued_at: head.issued_at,
+            user: head.user.map(str::to_owned),
+            fields: ordered,
+            // All deadlines as stored, so the next write removes those of dropped fields.
+            deadlines,
+            stale,
+            rewrite: effects.migrated,
+            cookie_due: false,
+        },
+        effects.fields_expired,
+    ))
+}
 
 /// Why a value could not be split into fields.
 #[derive(Debug)]
-pub(crate) struct SplitError(String);
+pub(super) struct SplitError(String);
 
 impl std::fmt::Display for SplitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -34,7 +183,7 @@ fn not_a_struct<T>() -> Result<T, SplitError> {
 }
 
 /// The fields of `value`, each encoded with postcard, in declaration order.
-pub(crate) fn split<T: Serialize>(value: &T) -> Result<Vec<(&'static str, Vec<u8>)>, SplitError> {
+pub(super) fn split<T: Serialize>(value: &T) -> Result<Vec<(&'static str, Vec<u8>)>, SplitError> {
     value.serialize(Splitter { values: true })
 }
 
@@ -160,7 +309,7 @@ impl ser::Serializer for Splitter {
 /// The field names of `T` in the order `T` serializes them (the order of a record's
 /// concatenation). Taken from the `Serialize` side on purpose: `Deserialize`'s field list also
 /// holds `#[serde(alias)]` names, in another order.
-pub(crate) fn field_order<T: Serialize + Default>() -> Result<Vec<&'static str>, SplitError> {
+pub(super) fn field_order<T: Serialize + Default>() -> Result<Vec<&'static str>, SplitError> {
     T::default()
         .serialize(Splitter { values: false })
         .map(|fields| fields.into_iter().map(|(name, _)| name).collect())

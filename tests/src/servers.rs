@@ -1,10 +1,9 @@
-//! Real `redis-server` and `memcached` processes for the store tests, each on a free loopback
-//! port, stopped when dropped.
+//! Real `redis-server` and `memcached` processes (and a three-node Redis Cluster), each on free
+//! loopback ports, stopped when dropped.
 //!
-//! When a binary is missing the tests that need it are skipped with a message on stderr;
-//! with `CI=true` a missing binary fails the run instead (`.ci/run` installs both).
-
-#![allow(dead_code)]
+//! When a binary is missing, [`start`] and [`start_cluster`] answer `None` and say why; the
+//! suites count those checks as skipped and say so at the end. Under CI ([`in_ci`]) a missing
+//! binary fails the run instead.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -12,8 +11,10 @@ use std::time::{Duration, Instant};
 
 /// Which server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// `redis-server` (Debian package `redis-server`).
     Redis,
+    /// `memcached` (Debian package `memcached`).
     Memcached,
 }
 
@@ -28,14 +29,15 @@ impl Kind {
 
 /// A running server.
 #[derive(Debug)]
-pub(crate) struct Server {
+pub struct Server {
     kind: Kind,
     child: Option<Child>,
-    pub(crate) port: u16,
+    /// The loopback port it listens on.
+    pub port: u16,
 }
 
 /// A free loopback port.
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -44,7 +46,7 @@ pub(crate) fn free_port() -> u16 {
 
 /// Whether this run is CI, where a missing server fails a test instead of skipping it: `CI`
 /// set to anything but empty, `0`, `false` or `no` (CI services set `true` or `1`).
-pub(crate) fn in_ci() -> bool {
+pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| {
         let v = v.trim().to_ascii_lowercase();
         !(v.is_empty() || v == "0" || v == "false" || v == "no")
@@ -66,19 +68,11 @@ fn installed(binary: &str) -> bool {
 
 /// Starts a server, or answers `None` (after saying why on stderr) when its binary is not
 /// installed and this is not CI.
-pub(crate) fn start(kind: Kind) -> Option<Server> {
+pub fn start(kind: Kind) -> Option<Server> {
     let binary = kind.binary();
-    if !installed(binary) {
-        let message = format!(
-            "{binary} is not installed (apt-get install {}); the tests that need it are skipped",
-            if kind == Kind::Redis {
-                "redis-server"
-            } else {
-                "memcached"
-            }
-        );
-        assert!(!in_ci(), "CI=true: {message}");
-        eprintln!("skipping: {message}");
+    if let Some(message) = missing(kind, false) {
+        assert!(!in_ci(), "CI: {message}");
+        eprintln!("skipping: {message}; the tests that need it are skipped");
         return None;
     }
     for _ in 0..5 {
@@ -96,7 +90,7 @@ pub(crate) fn start(kind: Kind) -> Option<Server> {
 
 impl Server {
     /// `redis://127.0.0.1:PORT` or `127.0.0.1:PORT`.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         match self.kind {
             Kind::Redis => format!("redis://127.0.0.1:{}", self.port),
             Kind::Memcached => format!("127.0.0.1:{}", self.port),
@@ -104,7 +98,7 @@ impl Server {
     }
 
     /// Kills the server (SIGKILL: no goodbye to clients).
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -112,7 +106,7 @@ impl Server {
     }
 
     /// Starts it (again) on the same port, empty, and waits until it answers.
-    pub(crate) fn restart(&mut self) {
+    pub fn restart(&mut self) {
         assert!(
             self.try_restart(),
             "{:?} did not start on {}",
@@ -204,48 +198,97 @@ impl Drop for Server {
 
 /// A Redis Cluster of three masters (no replicas) on free loopback ports, in a temporary
 /// directory; stopped when dropped.
-pub(crate) struct Cluster {
+#[derive(Debug)]
+pub struct Cluster {
     nodes: Vec<Child>,
-    pub(crate) ports: Vec<u16>,
-    _dir: tempfile::TempDir,
+    /// The nodes' loopback ports.
+    pub ports: Vec<u16>,
+    dir: tempfile::TempDir,
 }
 
 impl Cluster {
     /// `redis://127.0.0.1:PORT` of every node.
-    pub(crate) fn urls(&self) -> Vec<String> {
+    pub fn urls(&self) -> Vec<String> {
         self.ports
             .iter()
             .map(|port| format!("redis://127.0.0.1:{port}"))
             .collect()
     }
-}
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
+    /// Kills every node (SIGKILL).
+    pub fn kill(&mut self) {
         for node in &mut self.nodes {
             let _ = node.kill();
             let _ = node.wait();
         }
+        self.nodes.clear();
     }
+
+    /// Starts every node again on its port, from the cluster configuration it saved, and waits
+    /// until the cluster is ready (its data is gone: nodes do not persist it).
+    pub fn restart(&mut self) {
+        self.kill();
+        let nodes = self
+            .ports
+            .iter()
+            .map(|port| spawn_cluster_node(&self.dir, *port))
+            .collect();
+        self.nodes = nodes;
+        self.wait_until_ready();
+    }
+
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = self.ports.iter().all(|port| {
+                Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .is_ok_and(|out| {
+                        String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok")
+                    })
+            });
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Why servers of `kind` (or a cluster, with `redis-cli`) cannot run here, with what to install;
+/// `None` when they can.
+pub fn missing(kind: Kind, cluster: bool) -> Option<String> {
+    let (binary, package) = match kind {
+        Kind::Redis if cluster && installed("redis-server") => ("redis-cli", "redis-tools"),
+        Kind::Redis => ("redis-server", "redis-server"),
+        Kind::Memcached => ("memcached", "memcached"),
+    };
+    (!installed(binary)).then(|| format!("{binary} is not installed (apt-get install {package})"))
 }
 
 /// Starts a three-node Redis Cluster, or answers `None` like [`start`] when `redis-server` or
 /// `redis-cli` is missing outside CI.
-pub(crate) fn start_cluster() -> Option<Cluster> {
-    for binary in ["redis-server", "redis-cli"] {
-        if !installed(binary) {
-            let message = format!(
-                "{binary} is not installed (apt-get install redis-server redis-tools); the Redis Cluster tests are skipped"
-            );
-            assert!(!in_ci(), "CI=true: {message}");
-            eprintln!("skipping: {message}");
-            return None;
-        }
+pub fn start_cluster() -> Option<Cluster> {
+    if let Some(message) = missing(Kind::Redis, true) {
+        assert!(!in_ci(), "CI: {message}");
+        eprintln!("skipping: {message}; the Redis Cluster tests are skipped");
+        return None;
     }
     // A node also listens on its port + 10000 (the cluster bus): either may be taken by the
     // time the node binds, so a node that exits means another set of ports.
     let cluster = (0..5)
-        .find_map(start_cluster_nodes)
+        .find_map(|_| start_cluster_nodes())
         .expect("three cluster nodes start on free ports");
     let addresses: Vec<String> = cluster
         .ports
@@ -261,29 +304,37 @@ pub(crate) fn start_cluster() -> Option<Cluster> {
         .status()
         .expect("redis-cli runs");
     assert!(created.success(), "redis-cli --cluster create failed");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ok = cluster.ports.iter().all(|port| {
-            Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "cluster", "info"])
-                .output()
-                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok"))
-        });
-        if ok {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the cluster did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    cluster.wait_until_ready();
     Some(cluster)
+}
+
+fn spawn_cluster_node(dir: &tempfile::TempDir, port: u16) -> Child {
+    let port = port.to_string();
+    Command::new("redis-server")
+        .current_dir(dir.path())
+        .args([
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            &format!("nodes-{port}.conf"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("a cluster node starts")
 }
 
 /// Three cluster nodes on free ports (each with a free bus port), once all listen; `None` when a
 /// node exits first (a port was taken meanwhile).
-fn start_cluster_nodes(_attempt: usize) -> Option<Cluster> {
+fn start_cluster_nodes() -> Option<Cluster> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut ports = Vec::new();
     while ports.len() < 3 {
@@ -296,35 +347,9 @@ fn start_cluster_nodes(_attempt: usize) -> Option<Cluster> {
     }
     let nodes = ports
         .iter()
-        .map(|port| {
-            let port = port.to_string();
-            Command::new("redis-server")
-                .current_dir(dir.path())
-                .args([
-                    "--port",
-                    &port,
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    &format!("nodes-{port}.conf"),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("a cluster node starts")
-        })
+        .map(|port| spawn_cluster_node(&dir, *port))
         .collect();
-    let mut cluster = Cluster {
-        nodes,
-        ports,
-        _dir: dir,
-    };
+    let mut cluster = Cluster { nodes, ports, dir };
     let deadline = Instant::now() + Duration::from_secs(30);
     for i in 0..cluster.ports.len() {
         while std::net::TcpStream::connect(("127.0.0.1", cluster.ports[i])).is_err() {
@@ -344,7 +369,7 @@ fn start_cluster_nodes(_attempt: usize) -> Option<Cluster> {
 
 /// One runtime for the stores' connections, shared by every app and test of the binary (the
 /// Redis connection manager keeps a task on the runtime that created it).
-pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
+pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()

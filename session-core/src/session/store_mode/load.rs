@@ -1,0 +1,115 @@
+//! Loading in store mode: opens the cookie's id token, looks the record up and reads it into
+//! a handle.
+
+use super::record::decode_record;
+use super::{STORE_ID_FINGERPRINT, StoreState};
+use crate::error::SessionError;
+use crate::rejection::{Rejection, SchemaMismatch};
+use crate::schema::{STORE_ID_VERSION, SessionData, check_name};
+use crate::session::{LoadStatus, Mode, Pending, Reissue, SessionHandle, SessionManager};
+use crate::store::{SessionId, SessionStore};
+use crate::token::TokenTimes;
+
+/// At most this many of a request's session cookies are looked up in the store.
+const MAX_LOOKUPS: usize = 3;
+
+impl SessionManager {
+    pub(in crate::session) async fn load_stored<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        values: Vec<&str>,
+        now: i64,
+    ) -> Result<SessionHandle<T>, SessionError> {
+        let cookie = self.inner.config.cookie.cookie_name();
+        let mut first_rejection = None;
+        let mut buf = Vec::new();
+        let mut lookups = 0;
+        for value in values {
+            let opened = self.open_id::<T>(value, now, &mut buf);
+            let (id, times, refresh_due, cookie_reissue) = match opened {
+                Ok(opened) => opened,
+                Err(rejection) => {
+                    first_rejection.get_or_insert(rejection);
+                    continue;
+                }
+            };
+            // A client could collect its own old tokens and send dozens: a few lookups only.
+            if lookups == MAX_LOOKUPS {
+                break;
+            }
+            lookups += 1;
+            let key = id.record_key();
+            let Some(fields) = store.load(&key).await? else {
+                first_rejection.get_or_insert(Rejection::UnknownSession);
+                continue;
+            };
+            match decode_record::<T>(id, fields, now) {
+                Ok((data, mut stored, fields_expired)) => {
+                    stored.cookie_due = cookie_reissue.is_some() || refresh_due;
+                    let reissue = if stored.rewrite {
+                        Some(Reissue::Migrated)
+                    } else {
+                        cookie_reissue
+                            .or(refresh_due.then_some(Reissue::RefreshDue))
+                            .or(fields_expired.then_some(Reissue::FieldExpired))
+                    };
+                    return Ok(SessionHandle {
+                        data,
+                        status: LoadStatus::Loaded { reissue },
+                        times: Some(times),
+                        changed: false,
+                        pending: Pending::Nothing,
+                        mode: Mode::Store(StoreState {
+                            record: Some(Box::new(stored)),
+                            pending_user: None,
+                        }),
+                    });
+                }
+                Err(rejection) => {
+                    first_rejection.get_or_insert(rejection);
+                }
+            }
+        }
+        let mode = Mode::Store(StoreState::default());
+        Ok(match first_rejection {
+            None => SessionHandle::fresh(LoadStatus::New, mode),
+            Some(rejection) => {
+                rejection.log(cookie);
+                SessionHandle::fresh(LoadStatus::Rejected(rejection), mode)
+            }
+        })
+    }
+
+    /// Opens a store-id token: the id, its times, whether the idle deadline is due for a
+    /// push, and why the cookie itself must be re-issued (key rotation, encryption setting).
+    fn open_id<T: SessionData>(
+        &self,
+        value: &str,
+        now: i64,
+        buf: &mut Vec<u8>,
+    ) -> Result<(SessionId, TokenTimes, bool, Option<Reissue>), Rejection> {
+        let opened = self.inner.codec.open(value, buf)?;
+        check_name::<T>(opened.schema)?;
+        if opened.schema.version != STORE_ID_VERSION
+            || opened.schema.fingerprint != STORE_ID_FINGERPRINT
+        {
+            return Err(Rejection::SchemaMismatch(SchemaMismatch::SessionMode {
+                name: T::SCHEMA.name,
+                token_is_store_id: false,
+            }));
+        }
+        let id = SessionId::from_slice(opened.payload).ok_or(Rejection::Undecodable)?;
+        let (refresh_due, deadline) = self.check_times(&opened.times, now)?;
+        let mut times = opened.times;
+        // A shortened absolute timeout applies to sessions issued before the change.
+        times.absolute_deadline = deadline;
+        let reissue = if !opened.signed_by_current_key {
+            Some(Reissue::RotatedKey)
+        } else if opened.encrypted != self.inner.codec.encrypts() {
+            Some(Reissue::EncryptionChanged)
+        } else {
+            None
+        };
+        Ok((id, times, refresh_due, reissue))
+    }
+}

@@ -1,0 +1,245 @@
+//! Saving in store mode: decides what a save does (nothing, logout, a new record, renewal, a
+//! migrated rewrite, an update in place) and which cookie, if any, answers it.
+
+use super::record::split;
+use super::user_index::tidy_index;
+use super::write::RecordContent;
+use super::{StoreState, id_schema, serialize_error};
+use crate::error::SessionError;
+use crate::rejection::Rejection;
+use crate::schema::{SessionData, collect_deadlines};
+use crate::session::{LoadStatus, Mode, Pending, SessionHandle, SessionManager, SetCookie};
+use crate::store::{SessionId, SessionStore, StoreError};
+use crate::token::{SealInput, TokenTimes};
+
+impl SessionManager {
+    /// Saves `handle` to `store`. A handle loaded in cookie mode (by another manager) counts as
+    /// one with no record yet.
+    pub(in crate::session) async fn save_stored<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        handle: &mut SessionHandle<T>,
+        now: i64,
+    ) -> Result<Option<SetCookie>, SessionError> {
+        match handle.pending {
+            Pending::ReadOnly => return Ok(None),
+            Pending::Logout => {
+                if let Some(stored) = &handle.store_state().record {
+                    let key = stored.id.record_key();
+                    store.delete(&key).await?;
+                    if let Some(user) = stored.user() {
+                        tidy_index(store, user, &key).await;
+                    }
+                }
+                handle.store_state().record = None;
+                handle.times = None;
+                return Ok(Some(self.removal()));
+            }
+            Pending::Nothing | Pending::Renew => {}
+        }
+        let reissue = match handle.status {
+            LoadStatus::Loaded { reissue } => reissue,
+            _ => None,
+        };
+        let state = handle.store_state();
+        let user_change = state
+            .pending_user
+            .take()
+            .filter(|user| state.record_user() != Some(user.as_str()));
+        // Attaching a user to a session is a privilege change: it always gets a fresh id, even
+        // if the application forgot `renew()` (else a planted id would be logged in).
+        let renew = handle.pending == Pending::Renew || user_change.is_some();
+        if !handle.changed && reissue.is_none() && !renew {
+            return Ok(None);
+        }
+        let deadlines = collect_deadlines(&mut handle.data, now);
+        let fields = split(&handle.data).map_err(serialize_error)?;
+
+        let result = match handle.store_state().record.take() {
+            None => {
+                let empty = !renew && deadlines.is_empty() && {
+                    let whole: Vec<u8> =
+                        fields.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+                    crate::session::is_default_payload::<T>(&whole)?
+                };
+                if empty {
+                    // A new visitor whose session is still empty: no record, no cookie.
+                    return Ok(None);
+                }
+                self.create::<T>(store, handle, &fields, &deadlines, user_change, now)
+                    .await
+            }
+            Some(old) if renew => {
+                // Claim the old record first and go on only if this request removed it: a
+                // renewal racing a logout or "log out everywhere" must not carry the session
+                // over to a new id. (Should writing the new record then fail, the user is
+                // logged out and the request answers 503.)
+                let old_key = old.id.record_key();
+                if !store.delete(&old_key).await? {
+                    return Ok(self.ended(handle));
+                }
+                if let Some(user) = old.user() {
+                    tidy_index(store, user, &old_key).await;
+                }
+                let user = user_change.or_else(|| old.user.clone());
+                self.create::<T>(store, handle, &fields, &deadlines, user, now)
+                    .await
+            }
+            Some(old) if old.rewrite => {
+                // Migrated from an older schema: the whole record in the current layout, but
+                // only if it still exists.
+                let stale: Vec<&str> = old.stale.iter().map(String::as_str).collect();
+                let absolute = handle.times.as_ref().map_or(now, |t| t.absolute_deadline);
+                let written = self
+                    .write_record::<T>(
+                        store,
+                        &old.id,
+                        old.issued_at,
+                        absolute,
+                        RecordContent {
+                            fields: &fields,
+                            deadlines: &deadlines,
+                            user: old.user.clone(),
+                            stale: &stale,
+                        },
+                        false,
+                        now,
+                    )
+                    .await;
+                match written {
+                    Ok(Some(mut stored)) => {
+                        stored.cookie_due = old.cookie_due;
+                        handle.store_state().record = Some(Box::new(stored));
+                        self.cookie_after_update(handle, now)
+                    }
+                    Ok(None) => return Ok(self.ended(handle)),
+                    Err(error) => {
+                        handle.store_state().record = Some(old);
+                        Err(error)
+                    }
+                }
+            }
+            Some(mut old) => {
+                let result = self
+                    .update::<T>(store, &mut old, handle, fields, &deadlines, reissue, now)
+                    .await;
+                match result {
+                    Ok(true) => {
+                        handle.store_state().record = Some(old);
+                        self.cookie_after_update(handle, now)
+                    }
+                    Ok(false) => return Ok(self.ended(handle)),
+                    Err(error) => {
+                        handle.store_state().record = Some(old);
+                        Err(error)
+                    }
+                }
+            }
+        };
+        if result.is_ok() {
+            handle.changed = false;
+            handle.pending = Pending::Nothing;
+            handle.status = LoadStatus::Loaded { reissue: None };
+        }
+        result
+    }
+
+    /// The session ended (logout, "log out everywhere", a renewal elsewhere, expiry) while
+    /// this request ran: its changes are dropped and the handle becomes an empty session. No
+    /// removal cookie: the old cookie is refused anyway, and a removal could delete the fresh
+    /// cookie a concurrent renewal just set.
+    fn ended<T: SessionData>(&self, handle: &mut SessionHandle<T>) -> Option<SetCookie> {
+        tracing::warn!(
+            target: "session",
+            cookie = self.inner.config.cookie.cookie_name(),
+            "the session ended (logout, renewal elsewhere or expiry) while this request ran; its changes were dropped"
+        );
+        handle.data = T::default();
+        handle.store_state().record = None;
+        handle.times = None;
+        handle.changed = false;
+        handle.pending = Pending::Nothing;
+        handle.status = LoadStatus::Rejected(Rejection::UnknownSession);
+        None
+    }
+
+    /// Writes the session as a new record under a fresh id and answers the cookie that
+    /// carries the id.
+    async fn create<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        handle: &mut SessionHandle<T>,
+        fields: &[(&'static str, Vec<u8>)],
+        deadlines: &[(u8, i64)],
+        user: Option<String>,
+        now: i64,
+    ) -> Result<Option<SetCookie>, SessionError> {
+        let id = SessionId::random().map_err(|e| SessionError::Rng(e.to_string()))?;
+        let absolute = now.saturating_add(self.inner.config.absolute_timeout.whole_seconds());
+        let times = TokenTimes {
+            issued_at: now,
+            last_active: now,
+            absolute_deadline: absolute,
+            field_deadlines: Vec::new(),
+        };
+        let content = RecordContent {
+            fields,
+            deadlines,
+            user,
+            stale: &[],
+        };
+        let stored = self
+            .write_record::<T>(store, &id, now, absolute, content, true, now)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("the store refused to create a record".into()))?;
+        let set_cookie = self.seal_id::<T>(&id, &times)?;
+        handle.store_state().record = Some(Box::new(stored));
+        handle.times = Some(times);
+        Ok(Some(set_cookie))
+    }
+
+    /// After an update in place: a new cookie only when the cookie itself must change (key
+    /// rotation, encryption setting, idle deadline push).
+    fn cookie_after_update<T: SessionData>(
+        &self,
+        handle: &mut SessionHandle<T>,
+        now: i64,
+    ) -> Result<Option<SetCookie>, SessionError> {
+        let (
+            Mode::Store(StoreState {
+                record: Some(stored),
+                ..
+            }),
+            Some(old_times),
+        ) = (&mut handle.mode, &handle.times)
+        else {
+            return Ok(None);
+        };
+        if !std::mem::take(&mut stored.cookie_due) {
+            return Ok(None);
+        }
+        let times = TokenTimes {
+            issued_at: old_times.issued_at,
+            last_active: now,
+            absolute_deadline: old_times.absolute_deadline,
+            field_deadlines: Vec::new(),
+        };
+        let set_cookie = self.seal_id::<T>(&stored.id, &times)?;
+        handle.times = Some(times);
+        Ok(Some(set_cookie))
+    }
+
+    /// Seals the store-id token that carries `id`, as a `Set-Cookie`.
+    fn seal_id<T: SessionData>(
+        &self,
+        id: &SessionId,
+        times: &TokenTimes,
+    ) -> Result<SetCookie, SessionError> {
+        let token = self.inner.codec.seal(&SealInput {
+            schema: &id_schema::<T>(),
+            times,
+            payload: id.as_bytes(),
+        })?;
+        self.set_cookie(&token)
+    }
+}

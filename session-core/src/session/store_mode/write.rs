@@ -1,0 +1,173 @@
+//! Writing records: a whole record (created, or rewritten in the current layout after a
+//! migration), or, for an update in place, only the fields and deadlines that differ from the
+//! record as loaded. The user's index entry is written before a record that names the user.
+
+use super::record::{META, deadline_field, meta_bytes};
+use super::{Stored, serialize_error, unix};
+use crate::error::SessionError;
+use crate::schema::SessionData;
+use crate::session::{Reissue, SessionHandle, SessionManager};
+use crate::store::{RecordWrite, SessionId, SessionStore};
+
+/// What a whole-record write holds.
+pub(super) struct RecordContent<'a> {
+    pub(super) fields: &'a [(&'static str, Vec<u8>)],
+    pub(super) deadlines: &'a [(u8, i64)],
+    pub(super) user: Option<String>,
+    /// Fields of the record to remove (a migrated record's names the new schema lacks).
+    pub(super) stale: &'a [&'a str],
+}
+
+impl SessionManager {
+    /// Writes a whole record: created (replacing what the key held) or, with `create: false`,
+    /// only if it still exists (`Ok(None)` otherwise). The user's index entry is written
+    /// first, so a record never names a user whose index misses it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn write_record<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        id: &SessionId,
+        issued_at: i64,
+        absolute: i64,
+        content: RecordContent<'_>,
+        create: bool,
+        now: i64,
+    ) -> Result<Option<Stored>, SessionError> {
+        let RecordContent {
+            fields,
+            deadlines,
+            user,
+            stale,
+        } = content;
+        let meta_bytes = meta_bytes::<T>(issued_at, user.as_deref(), fields)?;
+        let deadline_names: Vec<String> = deadlines
+            .iter()
+            .map(|(slot, _)| deadline_field(*slot))
+            .collect();
+        let deadline_bytes: Vec<Vec<u8>> = deadlines
+            .iter()
+            .map(|(_, deadline)| postcard::to_allocvec(deadline))
+            .collect::<Result<_, _>>()
+            .map_err(serialize_error)?;
+        let mut set: Vec<(&str, &[u8])> = Vec::with_capacity(1 + fields.len() + deadlines.len());
+        set.push((META, &meta_bytes));
+        set.extend(fields.iter().map(|(name, bytes)| (*name, bytes.as_slice())));
+        set.extend(
+            deadline_names
+                .iter()
+                .map(String::as_str)
+                .zip(deadline_bytes.iter().map(Vec::as_slice)),
+        );
+        let remove: Vec<&str> = stale
+            .iter()
+            .copied()
+            .filter(|name| !set.iter().any(|(n, _)| n == name))
+            .collect();
+        let key = id.record_key();
+        if let Some(user) = &user {
+            store.index_add(user, &key, unix(absolute)).await?;
+        }
+        let written = store
+            .save(
+                &key,
+                RecordWrite {
+                    create,
+                    set: &set,
+                    remove: &remove,
+                    expires_at: self.record_expiry(now, absolute),
+                },
+            )
+            .await?;
+        if !written {
+            return Ok(None);
+        }
+        Ok(Some(Stored {
+            id: id.clone(),
+            issued_at,
+            user,
+            fields: fields.iter().map(|(_, bytes)| bytes.clone()).collect(),
+            deadlines: deadlines.to_vec(),
+            stale: Vec::new(),
+            rewrite: false,
+            cookie_due: false,
+        }))
+    }
+
+    /// Writes the fields (and deadlines) that differ from the record as loaded.
+    /// `Ok(false)`: the record no longer exists.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn update<T: SessionData>(
+        &self,
+        store: &dyn SessionStore,
+        old: &mut Stored,
+        handle: &SessionHandle<T>,
+        fields: Vec<(&'static str, Vec<u8>)>,
+        deadlines: &[(u8, i64)],
+        reissue: Option<Reissue>,
+        now: i64,
+    ) -> Result<bool, SessionError> {
+        let changed: Vec<usize> = fields
+            .iter()
+            .enumerate()
+            .filter(|(i, (_, bytes))| old.fields.get(*i) != Some(bytes))
+            .map(|(i, _)| i)
+            .collect();
+        let set_deadlines: Vec<(String, Vec<u8>)> = deadlines
+            .iter()
+            .filter(|d| !old.deadlines.contains(d))
+            .map(|(slot, deadline)| {
+                postcard::to_allocvec(deadline).map(|bytes| (deadline_field(*slot), bytes))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(serialize_error)?;
+        let removed: Vec<String> = old
+            .deadlines
+            .iter()
+            .filter(|(slot, _)| !deadlines.iter().any(|(s, _)| s == slot))
+            .map(|(slot, _)| deadline_field(*slot))
+            .collect();
+        let nothing_to_write = changed.is_empty() && set_deadlines.is_empty() && removed.is_empty();
+        if nothing_to_write && reissue.is_none() {
+            return Ok(true);
+        }
+        let mut set: Vec<(&str, &[u8])> = changed
+            .iter()
+            .map(|&i| (fields[i].0, fields[i].1.as_slice()))
+            .collect();
+        set.extend(
+            set_deadlines
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice())),
+        );
+        let remove: Vec<&str> = removed.iter().map(String::as_str).collect();
+        let absolute = handle
+            .times
+            .as_ref()
+            .map_or(now, |times| times.absolute_deadline);
+        let key = old.id.record_key();
+        let written = store
+            .save(
+                &key,
+                RecordWrite {
+                    create: false,
+                    set: &set,
+                    remove: &remove,
+                    expires_at: self.record_expiry(now, absolute),
+                },
+            )
+            .await?;
+        if !written {
+            return Ok(false);
+        }
+        // Keep the written bytes as the new baseline (moved, not copied).
+        for (i, (_, bytes)) in fields.into_iter().enumerate() {
+            if changed.contains(&i)
+                && let Some(slot) = old.fields.get_mut(i)
+            {
+                *slot = bytes;
+            }
+        }
+        old.deadlines = deadlines.to_vec();
+        Ok(true)
+    }
+}

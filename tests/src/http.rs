@@ -1,0 +1,93 @@
+//! A small blocking HTTP client for the suites: one request, reduced to what the checks look at.
+
+/// One response.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The body, as text.
+    pub body: String,
+    /// The `Set-Cookie` header, if any (the suites' apps set at most one).
+    pub set_cookie: Option<String>,
+    /// The `Cache-Control` header, if any.
+    pub cache_control: Option<String>,
+}
+
+impl Answer {
+    /// The `name=value` pair of the `Set-Cookie`, to send back as a `Cookie` header.
+    ///
+    /// # Panics
+    /// When the answer set no cookie.
+    pub fn cookie(&self) -> String {
+        let header = self.set_cookie.as_deref().expect("a Set-Cookie");
+        header
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+
+    /// The cookie this answer set, or `previous` when it set none (store mode writes the
+    /// record, not the cookie).
+    pub fn cookie_or(&self, previous: &str) -> String {
+        match self.set_cookie {
+            Some(_) => self.cookie(),
+            None => previous.to_owned(),
+        }
+    }
+
+    /// The token inside the `Set-Cookie`.
+    pub fn token(&self) -> String {
+        let cookie = self.cookie();
+        cookie
+            .split_once('=')
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Sends `method path` to `base` (e.g. `http://127.0.0.1:8080`) with an optional `Cookie`
+/// header, without following redirects.
+///
+/// # Panics
+/// When the server cannot be reached or the answer is not text.
+pub fn send(base: &str, method: &str, path: &str, cookie: Option<&str>) -> Answer {
+    let client = client();
+    let url = format!("{base}{path}");
+    let mut request = match method {
+        "POST" => client.post(url),
+        _ => client.get(url),
+    };
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request
+        .send()
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let set_cookie = header("set-cookie");
+    let cache_control = header("cache-control");
+    let status = response.status().as_u16();
+    Answer {
+        status,
+        body: response.text().expect("a text body"),
+        set_cookie,
+        cache_control,
+    }
+}
+
+fn client() -> &'static reqwest::blocking::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client")
+    })
+}
