@@ -458,3 +458,20 @@ fn without_keys_the_demos_warn_about_the_ephemeral_key() {
         );
     }
 }
+
+/// The README's axum program is `examples/examples/readme_axum.rs`, which the build compiles:
+/// the README shows exactly that file.
+#[test]
+fn the_readme_program_is_the_compiled_example() {
+    let readme = include_str!("../../README.md");
+    let program = include_str!("../examples/readme_axum.rs");
+    let first_block = readme
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a rust block in the README");
+    assert_eq!(
+        first_block, program,
+        "README.md's first rust block and examples/examples/readme_axum.rs differ: copy one onto the other"
+    );
+}

@@ -11,7 +11,7 @@ use std::io::Read as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use session_core::{Codec, Key, Keyring, KeyringError, RotationPolicy, SessionConfig};
+use session_core::{Key, Keyring, KeyringError, SessionConfig, SessionManager};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -171,20 +171,15 @@ fn next_id(ring: &Keyring) -> String {
 
 fn inspect(env: &str, cookie_name: &str, purpose: &str, token: &str) -> Result<(), String> {
     let ring = Keyring::from_env(env).map_err(|e| e.to_string())?;
-    let config = SessionConfig::new(ring.clone())
+    let config = SessionConfig::new(ring)
         .cookie(session_core::CookieSettings::default().name(cookie_name))
         .purpose(purpose);
-    let codec = Codec::new(
-        &ring,
-        &config.token_purpose(),
-        RotationPolicy::AcceptRetiredKeys,
-        false,
-    );
+    let manager = SessionManager::new(config).map_err(|e| e.to_string())?;
     let token = token.trim();
     let token = token
         .strip_prefix(&format!("{cookie_name}="))
         .unwrap_or(token);
-    let info = codec
+    let info = manager
         .inspect(token)
         .map_err(|r| format!("refused ({}): {r}", r.code()))?;
     let now = OffsetDateTime::now_utc();

@@ -91,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reissued = run(server.save(&mut session))?.expect("re-issued");
     println!(
         "   re-signed by: {}",
-        server.codec().inspect(reissued.value())?.key_id
+        server.inspect(reissued.value())?.key_id
     );
     let browser = format!("session={}", reissued.value());
 

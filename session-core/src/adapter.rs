@@ -321,7 +321,7 @@ impl<T: SessionData> RequestSession<T> {
     /// Starts the session of a request described by `facts`.
     pub fn new(manager: SessionManager, facts: &RequestFacts<'_>) -> Arc<Self> {
         let cookie_dropped_by_browsers =
-            manager.cookie().is_secure() && facts.is_plain_http_from_remote_host();
+            manager.cookie_settings().is_secure() && facts.is_plain_http_from_remote_host();
         Arc::new(Self {
             manager,
             cookie_dropped_by_browsers,

@@ -21,7 +21,7 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 
 /// The operating system's wall clock.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {

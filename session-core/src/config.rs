@@ -159,7 +159,7 @@ impl SessionConfig {
     }
 
     /// The string the token keys are bound to: cookie name and application purpose.
-    pub fn token_purpose(&self) -> String {
+    pub(crate) fn token_purpose(&self) -> String {
         format!("cookie={};app={}", self.cookie.cookie_name(), self.purpose)
     }
 

@@ -5,7 +5,28 @@
 //! server side either way). Contradictions are configuration errors, never silent downgrades.
 
 use cookie::Cookie;
-pub use cookie::SameSite;
+
+/// The `SameSite` attribute of the session cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent only on requests from the site itself.
+    Strict,
+    /// Also sent on top-level navigations from other sites (the default).
+    Lax,
+    /// Sent on every request, also cross-site; requires `Secure`.
+    None,
+}
+
+impl SameSite {
+    fn to_cookie(self) -> cookie::SameSite {
+        match self {
+            Self::Strict => cookie::SameSite::Strict,
+            Self::Lax => cookie::SameSite::Lax,
+            Self::None => cookie::SameSite::None,
+        }
+    }
+}
 use time::Duration;
 
 use crate::error::ConfigError;
@@ -15,9 +36,8 @@ use crate::error::ConfigError;
 /// ```
 /// use session_core::{CookieSettings, SameSite};
 ///
-/// let cookie = CookieSettings::default();
-/// let header = cookie.set_cookie_header("v");
-/// assert_eq!(header, "session=v; HttpOnly; SameSite=Lax; Secure; Path=/");
+/// let strict = CookieSettings::default().name("__Host-app").same_site(SameSite::Strict);
+/// assert!(strict.validate().is_ok());
 ///
 /// let bad = CookieSettings::default().same_site(SameSite::None).secure(false);
 /// assert!(bad.validate().is_err());
@@ -140,7 +160,7 @@ impl CookieSettings {
             .path(self.path.as_str())
             .secure(self.secure)
             .http_only(self.http_only)
-            .same_site(self.same_site);
+            .same_site(self.same_site.to_cookie());
         if let Some(domain) = &self.domain {
             builder = builder.domain(domain.as_str());
         }
@@ -148,7 +168,7 @@ impl CookieSettings {
     }
 
     /// The `Set-Cookie` header value that stores `value`.
-    pub fn set_cookie_header(&self, value: &str) -> String {
+    pub(crate) fn set_cookie_header(&self, value: &str) -> String {
         let mut builder = self.build(value);
         if let Some(max_age) = self.max_age {
             builder = builder.max_age(max_age);
@@ -158,7 +178,7 @@ impl CookieSettings {
 
     /// The `Set-Cookie` header value that removes the cookie (empty value, `Max-Age=0` and an
     /// expiry in the past), with the same name, path and domain so the browser matches it.
-    pub fn removal_header(&self) -> String {
+    pub(crate) fn removal_header(&self) -> String {
         let mut cookie = self.build("").build();
         cookie.make_removal();
         cookie.to_string()
@@ -171,7 +191,8 @@ impl CookieSettings {
     /// so it is split directly rather than through `cookie::Cookie::split_parse`, which parses
     /// every pair as a full cookie and cost a fifth of a session load in the benchmark. A
     /// property test checks that both agree on every header.
-    pub fn values_in<'a, 'h: 'a>(
+    #[cfg(test)]
+    pub(crate) fn values_in<'a, 'h: 'a>(
         &'a self,
         cookie_headers: impl IntoIterator<Item = &'h str> + 'a,
     ) -> impl Iterator<Item = &'h str> + 'a {
@@ -281,5 +302,69 @@ mod tests {
             .values_in(["a=1; session=first; b=2", "session=second", "garbage;;=;"])
             .collect();
         assert_eq!(found, ["first", "second"]);
+    }
+
+    mod splitter {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Cookie pairs as browsers and hostile clients send them: names that are or look like
+        /// the session's, values with quotes, `=`, tabs and spaces, empty values, separators
+        /// with or without a space, empty and trailing segments.
+        fn header() -> impl Strategy<Value = String> {
+            let name = "(session|session |\tsession| session|[A-Za-z0-9_]{1,8}|)";
+            let value = "[A-Za-z0-9_=\\\"\t -]{0,40}";
+            let pair = prop_oneof![
+                (name, value).prop_map(|(n, v)| format!("{n}={v}")),
+                Just(String::new()),
+                Just(" ".to_owned()),
+                "[A-Za-z0-9]{1,6}".prop_map(|v| v.to_string()),
+            ];
+            (
+                proptest::collection::vec(pair, 0..7),
+                "(;|; |;\\t)",
+                "(|;|; )",
+            )
+                .prop_map(|(pairs, separator, trailing)| pairs.join(&separator) + &trailing)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// The request-cookie splitter finds exactly what `cookie::Cookie::split_parse`
+            /// finds, with quotes kept as part of the value.
+            #[test]
+            fn agrees_with_the_cookie_crate(header in header()) {
+                let settings = CookieSettings::default();
+                let ours: Vec<&str> = settings.values_in([header.as_str()]).collect();
+                let crate_view: Vec<String> = cookie::Cookie::split_parse(header.as_str())
+                    .filter_map(Result::ok)
+                    .filter(|c| c.name() == "session")
+                    .map(|c| c.value().to_owned())
+                    .collect();
+                prop_assert_eq!(ours, crate_view, "{:?}", header);
+            }
+
+            /// A pair with bytes that are not UTF-8 (another cookie, planted by someone) changes
+            /// nothing about the session's pairs: they are found as if it were not there.
+            #[test]
+            fn other_cookies_bytes_never_hide_the_session(
+                header in header(),
+                junk in proptest::collection::vec(128u8..=255, 1..6),
+                at in 0usize..8,
+            ) {
+                let settings = CookieSettings::default();
+                let clean: Vec<&str> = settings.values_in([header.as_str()]).collect();
+                let mut segments: Vec<Vec<u8>> =
+                    header.split(';').map(|s| s.as_bytes().to_vec()).collect();
+                let mut planted = b"other=caf".to_vec();
+                planted.extend(&junk);
+                segments.insert(at.min(segments.len()), planted);
+                let dirty = segments.join(&b';');
+                let found: Vec<&str> = settings.values_in_bytes([dirty.as_slice()]).collect();
+                prop_assert_eq!(found, clean);
+            }
+        }
     }
 }

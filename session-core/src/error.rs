@@ -22,11 +22,11 @@ pub(crate) use debug_as_display;
 debug_as_display!(KeyError, KeyringError, ConfigError, SessionError);
 
 /// How to make a good key, appended to every key error.
-pub const KEYGEN_HINT: &str = "generate one with `session keygen` (cargo run -p session-cli -- keygen) \
+pub(crate) const KEYGEN_HINT: &str = "generate one with `session keygen` (cargo run -p session-cli -- keygen) \
 or `openssl rand -base64 32`";
 
 /// The format of a key list, shown by every key-list error.
-pub const KEYS_FORMAT: &str = "id:base64[,id:base64...] (first key signs, all keys verify), \
+pub(crate) const KEYS_FORMAT: &str = "id:base64[,id:base64...] (first key signs, all keys verify), \
 e.g. SESSION_KEYS=k2:<new key>,k1:<old key>";
 
 /// A key or key list that cannot be used.

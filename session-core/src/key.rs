@@ -13,10 +13,10 @@ use zeroize::Zeroizing;
 use crate::error::KeyError;
 
 /// The smallest accepted key, in bytes (256 bits).
-pub const MIN_KEY_BYTES: usize = 32;
+pub(crate) const MIN_KEY_BYTES: usize = 32;
 
 /// The largest accepted key id, in bytes. Ids travel in every token, so keep them short.
-pub const MAX_KEY_ID_LEN: usize = 16;
+pub(crate) const MAX_KEY_ID_LEN: usize = 16;
 
 /// Words that show a key was typed by hand or copied from an example rather than generated.
 const PLACEHOLDERS: &[&str] = &[
@@ -40,7 +40,7 @@ const PLACEHOLDERS: &[&str] = &[
     "12345",
 ];
 
-/// A master secret key of at least [`MIN_KEY_BYTES`] random bytes.
+/// A master secret key of at least 32 random bytes.
 ///
 /// `Debug` and `Display` never show the material, and the bytes are zeroized when the key is
 /// dropped.
@@ -66,7 +66,7 @@ impl Key {
     /// Makes a fresh key of `len` bytes from the operating system's CSPRNG.
     ///
     /// # Errors
-    /// [`KeyError::TooShort`] when `len` is below [`MIN_KEY_BYTES`], and [`KeyError::Rng`]
+    /// [`KeyError::TooShort`] when `len` is below 32, and [`KeyError::Rng`]
     /// when the operating system cannot supply randomness.
     pub fn generate_with_len(len: usize) -> Result<Self, KeyError> {
         if len < MIN_KEY_BYTES {
@@ -187,7 +187,7 @@ fn check_placeholder(text: &str) -> Result<(), KeyError> {
 
 /// A short name for a key, carried in every token so the verifier knows which key signed it.
 ///
-/// Ids are 1 to [`MAX_KEY_ID_LEN`] characters from `[A-Za-z0-9._-]`.
+/// Ids are 1 to 16 characters from `[A-Za-z0-9._-]`.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct KeyId(String);
 

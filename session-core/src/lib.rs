@@ -33,46 +33,54 @@
 //! # }).unwrap();
 //! ```
 //!
-//! # Modules
-//! - [`key`] and [`keyring`]: master keys, strength checks, rotation, key sources.
-//! - [`token`]: the versioned token format and its [`Codec`].
-//! - [`schema`]: the [`SessionData`] trait, [`Expiring`] and [`Flash`] fields, migrations.
-//! - [`cookie`]: cookie attributes with safe defaults.
-//! - [`config`] and [`session`]: settings, [`SessionManager`] and the per-request
-//!   [`SessionHandle`].
-//! - [`rejection`]: why a cookie was refused.
-//! - [`adapter`]: the contract web-framework adapters implement.
+//! # What is where
+//! - At the root: what an application uses. [`SessionData`] (trait and derive), [`Schema`],
+//!   [`Expiring`] and [`Flash`] fields; [`SessionConfig`], [`CookieSettings`], [`SameSite`];
+//!   [`Key`], [`KeyId`], [`Keyring`], [`RotationPolicy`]; [`SessionManager`] and the
+//!   per-request [`SessionHandle`] with its [`LoadStatus`]; [`Rejection`] (why a cookie was
+//!   refused); the operator errors [`ConfigError`], [`KeyError`], [`KeyringError`] and
+//!   [`SessionError`]; [`Clock`] and [`ManualClock`] for tests; [`assert_schema!`]; and the
+//!   [`time`] crate, re-exported on purpose.
+//! - [`session`]: the details of a loaded session ([`session::Reissue`],
+//!   [`session::SetCookie`], [`session::TokenInfo`]).
+//! - [`rejection`]: the details of a refusal ([`rejection::SchemaMismatch`]).
+//! - [`store`]: the store contract ([`store::SessionStore`]) and [`store::MemoryStore`].
+//! - [`adapter`]: the contract web-framework adapters implement. Applications never need it.
 //!
 //! # Feature flags
-//! - `derive` (default): `#[derive(SessionData)]`, re-exported from `session-macros` (pinned to
-//!   the same version). Costs a proc-macro build (syn, quote) at compile time, nothing at run
-//!   time. Without it, implement [`SessionData`] by hand.
+//! | feature | default | what it adds | cost |
+//! |---|---|---|---|
+//! | `derive` | yes | `#[derive(SessionData)]`, re-exported from `session-macros` (pinned to the same version) | a proc-macro build (syn, quote, toml_edit) at compile time, nothing at run time; without it, implement [`SessionData`] by hand |
+//! | `memory-store` | yes | [`store::MemoryStore`], sessions in this process's memory | the `moka` cache (sync), no async runtime |
+//!
+//! Redis and memcached stores are crates of their own (`session-store-redis`,
+//! `session-store-memcached`), so this crate's dependency tree has no async runtime and no
+//! store client.
 
 #![deny(missing_docs)]
 
 pub mod adapter;
-pub mod clock;
-pub mod config;
-pub mod cookie;
-pub mod error;
-pub mod key;
-pub mod keyring;
+mod clock;
+mod config;
+mod cookie;
+mod error;
+mod key;
+mod keyring;
 pub mod rejection;
-pub mod schema;
+mod schema;
 pub mod session;
 pub mod store;
-pub mod token;
+mod token;
 
-pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::clock::{Clock, ManualClock};
 pub use crate::config::SessionConfig;
 pub use crate::cookie::{CookieSettings, SameSite};
 pub use crate::error::{ConfigError, KeyError, KeyringError, SessionError};
 pub use crate::key::{Key, KeyId};
 pub use crate::keyring::{Keyring, RotationPolicy};
-pub use crate::rejection::{Rejection, SchemaMismatch};
+pub use crate::rejection::Rejection;
 pub use crate::schema::{Expiring, Flash, Schema, SessionData};
-pub use crate::session::{LoadStatus, Reissue, SessionHandle, SessionManager, SetCookie};
-pub use crate::token::Codec;
+pub use crate::session::{LoadStatus, SessionHandle, SessionManager};
 /// Derives [`SessionData`](trait@SessionData): see the `session-macros` crate.
 #[cfg(feature = "derive")]
 pub use session_macros::SessionData;
@@ -114,7 +122,8 @@ pub mod __private {
 
     pub use crate::rejection::Rejection;
     pub use crate::schema::{
-        DecodeEffects, FieldDeadlines, FieldVisitor, Schema, SchemaRef, SessionData, decode_payload,
+        DecodeEffects, ExpiringField, FieldDeadlines, FieldVisitor, Schema, SchemaRef, SessionData,
+        decode_payload,
     };
     use crate::{Flash, schema};
 

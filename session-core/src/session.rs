@@ -1,11 +1,7 @@
-//! The framework-agnostic session: load from a request's cookies, hand typed data to the
-//! application, and produce the `Set-Cookie` to send back.
-//!
-//! An adapter does three things per request:
-//! 1. `manager.load::<T>(cookie_header_values).await?` before the handler (an error only in
-//!    store mode, when the store is down: answer 503),
-//! 2. lets the handler read and change the [`SessionHandle`],
-//! 3. `manager.save(&mut handle).await` after it, and sends the returned `Set-Cookie`, if any.
+//! The session of a request: [`SessionManager`] loads it from the request's cookies, the
+//! handler reads and changes the typed [`SessionHandle`], and the manager produces the
+//! [`SetCookie`] to send back. Adapters drive this through [`crate::adapter`]; tests and tools
+//! can call [`SessionManager::load`] and [`SessionManager::save`] directly.
 //!
 //! Each [`SessionHandle`] is of the manager's mode: cookie mode (the `cookie_mode` module)
 //! keeps the whole session in the cookie, store mode (the `store_mode` modules) keeps a signed
@@ -25,6 +21,8 @@ use crate::token::{Codec, MAX_COOKIE_BYTES, TokenTimes};
 
 mod cookie_mode;
 mod store_mode;
+
+pub use crate::token::TokenInfo;
 
 use self::cookie_mode::CookieState;
 use self::store_mode::StoreState;
@@ -195,13 +193,18 @@ impl SessionManager {
     }
 
     /// The cookie attributes.
-    pub fn cookie(&self) -> &CookieSettings {
+    pub fn cookie_settings(&self) -> &CookieSettings {
         &self.inner.config.cookie
     }
 
-    /// The token codec (for tools that inspect tokens).
-    pub fn codec(&self) -> &Codec {
-        &self.inner.codec
+    /// Verifies a token (a cookie value) with this manager's keys and purpose and shows what
+    /// it carries, without checking its deadlines: for tools such as `session inspect`.
+    ///
+    /// # Errors
+    /// The [`Rejection`] a request carrying this token would get before its deadlines are
+    /// checked (bad signature, unknown key, malformed, ...).
+    pub fn inspect(&self, token: &str) -> Result<TokenInfo, Rejection> {
+        self.inner.codec.inspect(token)
     }
 
     fn now(&self) -> i64 {

@@ -44,12 +44,12 @@ use crate::rejection::Rejection;
 use crate::schema::{Schema, SchemaRef};
 
 /// The token format this version writes.
-pub const FORMAT_VERSION: u8 = 1;
+pub(crate) const FORMAT_VERSION: u8 = 1;
 /// The largest cookie (name, `=`, value) browsers are required to keep; longer values are
 /// refused before any decoding.
-pub const MAX_COOKIE_BYTES: usize = 4096;
+pub(crate) const MAX_COOKIE_BYTES: usize = 4096;
 /// Bytes of the truncated HMAC-SHA256 tag.
-pub const MAC_LEN: usize = 16;
+pub(crate) const MAC_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
 const AEAD_TAG_LEN: usize = 16;
 const FLAG_ENCRYPTED: u8 = 0b0000_0001;
@@ -72,7 +72,7 @@ struct WireHeader<'a> {
 
 /// The timestamps a token carries, as Unix seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenTimes {
+pub(crate) struct TokenTimes {
     /// When the session was issued (or last renewed).
     pub issued_at: i64,
     /// When the session was last seen active (the idle timeout counts from here).
@@ -85,7 +85,7 @@ pub struct TokenTimes {
 
 /// What [`Codec::seal`] writes into a token besides the payload.
 #[derive(Debug, Clone)]
-pub struct SealInput<'a> {
+pub(crate) struct SealInput<'a> {
     /// The schema of the payload.
     pub schema: &'a Schema,
     /// The timestamps.
@@ -96,7 +96,7 @@ pub struct SealInput<'a> {
 
 /// A token whose MAC verified, with its header and plaintext payload.
 #[derive(Debug)]
-pub struct Opened<'a> {
+pub(crate) struct Opened<'a> {
     /// The schema the token says it was written with.
     pub schema: SchemaRef<'a>,
     /// The timestamps.
@@ -150,21 +150,7 @@ struct DerivedKey {
 }
 
 /// Seals and opens tokens for one purpose with one keyring.
-///
-/// ```
-/// use session_core::{Codec, Keyring, RotationPolicy, Schema};
-/// use session_core::token::{SealInput, TokenTimes};
-///
-/// let codec = Codec::new(&Keyring::ephemeral_for_development(), "session", RotationPolicy::default(), false);
-/// let schema = Schema { name: "app", version: 1, fingerprint: 7 };
-/// let times = TokenTimes { issued_at: 1_800_000_000, last_active: 1_800_000_000, absolute_deadline: 1_800_086_400, field_deadlines: vec![] };
-/// let token = codec.seal(&SealInput { schema: &schema, times: &times, payload: b"hi" })?;
-/// let mut buf = Vec::new();
-/// let opened = codec.open(&token, &mut buf).expect("verifies");
-/// assert_eq!(opened.payload, b"hi");
-/// # Ok::<(), session_core::SessionError>(())
-/// ```
-pub struct Codec {
+pub(crate) struct Codec {
     keys: Vec<DerivedKey>,
     purpose_tag: u8,
     policy: RotationPolicy,
@@ -188,7 +174,12 @@ impl Codec {
     /// Derives the sub-keys of every key in `keyring` for `purpose` (for cookies, the cookie
     /// name joined with the application's purpose; see
     /// [`SessionConfig::purpose`](crate::SessionConfig::purpose)).
-    pub fn new(keyring: &Keyring, purpose: &str, policy: RotationPolicy, encrypt: bool) -> Self {
+    pub(crate) fn new(
+        keyring: &Keyring,
+        purpose: &str,
+        policy: RotationPolicy,
+        encrypt: bool,
+    ) -> Self {
         let keys = keyring
             .iter()
             .map(|(id, key)| {
@@ -217,7 +208,7 @@ impl Codec {
     }
 
     /// Whether new tokens are encrypted.
-    pub fn encrypts(&self) -> bool {
+    pub(crate) fn encrypts(&self) -> bool {
         self.encrypt
     }
 
@@ -225,7 +216,7 @@ impl Codec {
     ///
     /// # Errors
     /// [`SessionError::Rng`] when no nonce can be drawn for encryption.
-    pub fn seal(&self, input: &SealInput<'_>) -> Result<String, SessionError> {
+    pub(crate) fn seal(&self, input: &SealInput<'_>) -> Result<String, SessionError> {
         let key = &self.keys[0];
         let times = input.times;
         let offset = |t: i64| u64::try_from(t.saturating_sub(times.issued_at)).unwrap_or(0);
@@ -289,7 +280,11 @@ impl Codec {
     ///
     /// # Errors
     /// The [`Rejection`] that says why the token is refused.
-    pub fn open<'b>(&self, value: &str, buf: &'b mut Vec<u8>) -> Result<Opened<'b>, Rejection> {
+    pub(crate) fn open<'b>(
+        &self,
+        value: &str,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Opened<'b>, Rejection> {
         if value.len() > MAX_COOKIE_BYTES {
             return Err(Rejection::Oversized { len: value.len() });
         }
@@ -394,7 +389,7 @@ impl Codec {
     ///
     /// # Errors
     /// The [`Rejection`] that says why the token is refused.
-    pub fn inspect(&self, value: &str) -> Result<TokenInfo, Rejection> {
+    pub(crate) fn inspect(&self, value: &str) -> Result<TokenInfo, Rejection> {
         let mut buf = Vec::new();
         let opened = self.open(value, &mut buf)?;
         let at = |t: i64| {
@@ -458,4 +453,41 @@ fn purpose_tag(purpose: &str) -> u8 {
         .chain_update(purpose)
         .finalize();
     digest[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Schema;
+
+    #[test]
+    fn a_sealed_token_opens_to_its_payload() {
+        let codec = Codec::new(
+            &Keyring::ephemeral_for_development(),
+            "session",
+            RotationPolicy::default(),
+            false,
+        );
+        let schema = Schema {
+            name: "app",
+            version: 1,
+            fingerprint: 7,
+        };
+        let times = TokenTimes {
+            issued_at: 1_800_000_000,
+            last_active: 1_800_000_000,
+            absolute_deadline: 1_800_086_400,
+            field_deadlines: vec![],
+        };
+        let token = codec
+            .seal(&SealInput {
+                schema: &schema,
+                times: &times,
+                payload: b"hi",
+            })
+            .expect("sealed");
+        let mut buf = Vec::new();
+        let opened = codec.open(&token, &mut buf).expect("verifies");
+        assert_eq!(opened.payload, b"hi");
+    }
 }

@@ -53,14 +53,14 @@ pub type Fields = Vec<(String, Vec<u8>)>;
 /// The secret id of one session, carried (signed) in the cookie. 256 bits from the operating
 /// system's random number generator. Its `Debug` output is redacted.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionId([u8; 32]);
+pub(crate) struct SessionId([u8; 32]);
 
 impl SessionId {
     /// A fresh random id.
     ///
     /// # Errors
     /// The operating system's random number generator failed.
-    pub fn random() -> Result<Self, getrandom::Error> {
+    pub(crate) fn random() -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; 32];
         getrandom::getrandom(&mut bytes)?;
         Ok(Self(bytes))
@@ -75,7 +75,7 @@ impl SessionId {
     }
 
     /// The key of this session's record in the store.
-    pub fn record_key(&self) -> RecordKey {
+    pub(crate) fn record_key(&self) -> RecordKey {
         RecordKey(Sha256::digest(self.0).into())
     }
 }

@@ -1,6 +1,7 @@
 //! Expiry enforced from inside the signed token, driven by an injected clock (no sleeps).
 
-use session_core::{LoadStatus, Reissue, Rejection, SessionConfig};
+use session_core::session::Reissue;
+use session_core::{LoadStatus, Rejection, SessionConfig};
 use time::Duration;
 
 use crate::support::*;

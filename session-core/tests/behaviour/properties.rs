@@ -93,27 +93,3 @@ proptest! {
         prop_assert!(handle.is_new());
     }
 }
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
-    /// The request-cookie splitter finds exactly what `cookie::Cookie::split_parse` finds.
-    #[test]
-    fn the_cookie_splitter_agrees_with_the_cookie_crate(
-        pairs in proptest::collection::vec(("(session|[A-Za-z0-9_]{1,8})", "[A-Za-z0-9_-]{0,40}", " ?"), 0..6),
-    ) {
-        let header: String = pairs
-            .iter()
-            .map(|(name, value, space)| format!("{space}{name}={value}"))
-            .collect::<Vec<_>>()
-            .join(";");
-        let settings = session_core::CookieSettings::default();
-        let ours: Vec<&str> = settings.values_in([header.as_str()]).collect();
-        let crate_view: Vec<String> = cookie::Cookie::split_parse(header.as_str())
-            .filter_map(Result::ok)
-            .filter(|c| c.name() == "session")
-            .map(|c| c.value().to_owned())
-            .collect();
-        prop_assert_eq!(ours, crate_view);
-    }
-}

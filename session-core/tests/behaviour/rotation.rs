@@ -1,7 +1,8 @@
 //! Key rotation: old keys verify and are re-issued under the current key; unknown keys and,
 //! with the strict policy, retired keys are refused.
 
-use session_core::{LoadStatus, Reissue, Rejection, RotationPolicy, SessionConfig};
+use session_core::session::Reissue;
+use session_core::{LoadStatus, Rejection, RotationPolicy, SessionConfig};
 
 use crate::support::*;
 
@@ -26,7 +27,7 @@ fn tokens_from_an_older_key_are_accepted_and_reissued() {
 
     // Nothing changed, but the response re-signs with the current key.
     let set_cookie = save(&after, &mut handle).expect("re-issued");
-    let info = after.codec().inspect(set_cookie.value()).expect("verifies");
+    let info = after.inspect(set_cookie.value()).expect("verifies");
     assert_eq!(info.key_id, "k2");
     assert!(info.signed_by_current_key);
 

@@ -2,8 +2,10 @@
 //! refused; a migration path upgrades older tokens.
 
 use serde::{Deserialize, Serialize};
-use session_core::schema::{DecodeEffects, FieldDeadlines, SchemaRef, decode_payload};
-use session_core::{LoadStatus, Reissue, Rejection, Schema, SchemaMismatch, SessionData};
+use session_core::__private::{DecodeEffects, FieldDeadlines, SchemaRef, decode_payload};
+use session_core::rejection::SchemaMismatch;
+use session_core::session::Reissue;
+use session_core::{LoadStatus, Rejection, Schema, SessionData};
 
 use crate::support::*;
 
@@ -99,7 +101,7 @@ fn older_versions_migrate_and_are_reissued() {
         }
     );
     let set_cookie = save(&manager, &mut handle).expect("re-issued under v2");
-    let info = manager.codec().inspect(set_cookie.value()).expect("valid");
+    let info = manager.inspect(set_cookie.value()).expect("valid");
     assert_eq!(
         (info.schema_name.as_str(), info.schema_version),
         ("cart", 2)

@@ -2,9 +2,10 @@
 //! manager's futures.
 
 use serde::{Deserialize, Serialize};
+use session_core::session::SetCookie;
 use session_core::{
     Expiring, Flash, Keyring, ManualClock, Schema, SessionConfig, SessionData, SessionHandle,
-    SessionManager, SetCookie,
+    SessionManager,
 };
 use time::macros::datetime;
 
@@ -53,7 +54,7 @@ impl SessionData for WithFields {
         fingerprint: 0x00f1_e1d5,
     };
 
-    fn visit_expiring(&mut self, visitor: &mut dyn session_core::schema::FieldVisitor) {
+    fn visit_expiring(&mut self, visitor: &mut dyn session_core::__private::FieldVisitor) {
         visitor.expiring(0, 300, &mut self.sudo);
     }
 }

@@ -200,8 +200,8 @@ fn renew_reissues_with_a_fresh_issued_at(app: &dyn ConformanceApp, backend: Back
     setup.clock.advance(Duration::minutes(10));
     let renewed = post(&server, "/renew", Some(&first.cookie()));
     let inspector = setup.inspector();
-    let before = inspector.codec().inspect(&first.token()).expect("valid");
-    let after = inspector.codec().inspect(&renewed.token()).expect("valid");
+    let before = inspector.inspect(&first.token()).expect("valid");
+    let after = inspector.inspect(&renewed.token()).expect("valid");
     assert_eq!(after.issued_at - before.issued_at, Duration::minutes(10));
     assert_eq!(
         get(&server, "/read", Some(&renewed.cookie())).body,
@@ -227,11 +227,7 @@ fn rotation_reissues_under_the_current_key(app: &dyn ConformanceApp, backend: Ba
     let rotated = app.start(Some(setup.config()));
     let read = get(&rotated, "/read", Some(&cookie));
     assert_eq!(read.body, "1", "older key still verifies");
-    let info = setup
-        .inspector()
-        .codec()
-        .inspect(&read.token())
-        .expect("re-issued");
+    let info = setup.inspector().inspect(&read.token()).expect("re-issued");
     assert_eq!(info.key_id, "k2");
 
     setup.keys.truncate(1);
@@ -311,11 +307,7 @@ fn encrypted_mode_round_trips(app: &dyn ConformanceApp, backend: Backend) {
         !bytes.windows(5).any(|w| w == b"hello"),
         "payload is not readable"
     );
-    let info = setup
-        .inspector()
-        .codec()
-        .inspect(&first.token())
-        .expect("valid");
+    let info = setup.inspector().inspect(&first.token()).expect("valid");
     assert!(info.encrypted);
     assert_eq!(get(&server, "/flash", Some(&first.cookie())).body, "hello");
 }

@@ -305,7 +305,7 @@ fn records_from_an_older_schema_are_migrated(start: Start<'_>) {
     assert!(matches!(
         migrated.status(),
         LoadStatus::Loaded {
-            reissue: Some(session_core::Reissue::Migrated)
+            reissue: Some(session_core::session::Reissue::Migrated)
         }
     ));
     old.recording.take();
@@ -366,7 +366,7 @@ fn cookie_mode_tokens_are_not_store_ids(start: Start<'_>) {
     assert!(matches!(
         rejection(&refused),
         Some(Rejection::SchemaMismatch(
-            session_core::SchemaMismatch::SessionMode {
+            session_core::rejection::SchemaMismatch::SessionMode {
                 token_is_store_id: false,
                 ..
             }
@@ -380,7 +380,7 @@ fn cookie_mode_tokens_are_not_store_ids(start: Start<'_>) {
     assert!(matches!(
         rejection(&refused),
         Some(Rejection::SchemaMismatch(
-            session_core::SchemaMismatch::SessionMode {
+            session_core::rejection::SchemaMismatch::SessionMode {
                 token_is_store_id: true,
                 ..
             }

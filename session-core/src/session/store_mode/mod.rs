@@ -99,7 +99,7 @@ impl<T> SessionHandle<T> {
 
 impl SessionManager {
     /// The server-side store, when sessions are kept in one.
-    pub fn store(&self) -> Option<&dyn SessionStore> {
+    pub fn session_store(&self) -> Option<&dyn SessionStore> {
         self.inner.config.store.as_deref()
     }
 

@@ -9,7 +9,7 @@ use crate::store::{RecordKey, SessionStore, StoreError, UserSession};
 
 impl SessionManager {
     fn require_store(&self) -> Result<&dyn SessionStore, StoreError> {
-        self.store().ok_or(StoreError::NoStore)
+        self.session_store().ok_or(StoreError::NoStore)
     }
 
     /// Store mode: the live sessions of `user` (see [`SessionHandle::set_user_key`]), for an
