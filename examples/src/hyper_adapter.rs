@@ -15,9 +15,9 @@ use std::future::Future;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{COOKIE, HeaderName, HeaderValue};
+use hyper::header::{COOKIE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
+use session_core::adapter::{LendError, LentSession, RequestFacts, RequestSession};
 use session_core::{SessionData, SessionManager};
 
 /// Runs `handler` with the request's session and writes the session cookie after it. The
@@ -50,23 +50,7 @@ where
 
     let mut response = handler(request, lent).await;
 
-    let outcome = session.finish().await;
-    if let Some(failure) = outcome.failure() {
-        response = text(failure.status(), failure.body());
-    }
-    let headers = response.headers_mut();
-    for change in outcome.into_headers() {
-        let name = HeaderName::from_static(change.name());
-        let action = change.action();
-        let Ok(value) = HeaderValue::try_from(change.into_value().into_owned()) else {
-            continue;
-        };
-        if action == HeaderAction::Replace {
-            headers.insert(name, value);
-        } else {
-            headers.append(name, value);
-        }
-    }
+    session.finish().await.apply_to_response(&mut response);
     response
 }
 

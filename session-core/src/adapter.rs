@@ -218,6 +218,44 @@ impl Outcome {
         self.headers.into_iter()
     }
 
+    /// Hands every header to `apply` in order: its lowercase name, its value, and whether to
+    /// append it (`Set-Cookie`) rather than replace the values already there.
+    pub fn apply_headers(self, mut apply: impl FnMut(&'static str, &str, HeaderAction)) {
+        for change in self.headers {
+            apply(change.name, &change.value, change.action);
+        }
+    }
+
+    /// Applies the outcome to an `http` response (feature `http`): replaces it by the failure,
+    /// if any, then applies every header.
+    #[cfg(feature = "http")]
+    pub fn apply_to_response<B: From<&'static str>>(self, response: &mut http::Response<B>) {
+        if let Some(failure) = self.failure {
+            *response = http::Response::new(B::from(failure.body));
+            *response.status_mut() = http::StatusCode::from_u16(failure.status)
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        }
+        self.apply_to_headers(response.headers_mut());
+    }
+
+    /// Applies the outcome's headers to an `http` header map (feature `http`); for frameworks
+    /// whose response is not an `http::Response` but holds an `http::HeaderMap`. The caller
+    /// answers the [`failure`](Self::failure) first.
+    #[cfg(feature = "http")]
+    pub fn apply_to_headers(self, headers: &mut http::HeaderMap) {
+        self.apply_headers(|name, value, action| {
+            let Ok(value) = http::HeaderValue::try_from(value) else {
+                return;
+            };
+            let name = http::HeaderName::from_static(name);
+            if action == HeaderAction::Append {
+                headers.append(name, value);
+            } else {
+                headers.insert(name, value);
+            }
+        });
+    }
+
     fn failed(failure: Failure) -> Self {
         let mut outcome = Self {
             failure: Some(failure),
@@ -545,3 +583,133 @@ macro_rules! __session_extractor {
 }
 #[doc(inline)]
 pub use crate::__session_extractor as session_extractor;
+
+/// Re-exports, from an adapter crate's root, everything an application and its tests need
+/// from session-core, so that one dependency is enough in `[dependencies]` and
+/// `[dev-dependencies]` alike; plus the hidden `__session_core` path the derive reaches the
+/// runtime through. One list for every adapter.
+///
+/// ```ignore
+/// session_core::adapter::reexport_application_api!();
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __reexport_application_api {
+    () => {
+        /// session-core itself, for `#[derive(SessionData)]` in crates that depend only on
+        /// this one.
+        #[doc(hidden)]
+        pub use $crate as __session_core;
+        #[doc(inline)]
+        pub use $crate::{
+            ConfigError, CookieSettings, Expiring, Flash, Key, KeyError, Keyring, KeyringError,
+            LoadStatus, ManualClock, Rejection, RotationPolicy, SameSite, Schema, SessionConfig,
+            SessionData, SessionError, SessionHandle, SessionManager, assert_schema, session,
+            store, time,
+        };
+    };
+}
+#[doc(inline)]
+pub use crate::__reexport_application_api as reexport_application_api;
+
+/// Declares an adapter's middleware type: `pub struct $name<T>` holding the
+/// [`SessionManager`], `Clone`, with `new(config)` (which checks the settings) and
+/// `from_manager(manager)`, and a crate-private `manager()`. The attributes given (its docs)
+/// go on the struct.
+///
+/// ```
+/// session_core::adapter::middleware! {
+///     /// The session middleware of my framework.
+///     MySessionMiddleware
+/// }
+/// # fn main() {}
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __middleware {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        pub struct $name<T> {
+            manager: $crate::SessionManager,
+            _data: ::core::marker::PhantomData<fn() -> T>,
+        }
+
+        impl<T> ::core::clone::Clone for $name<T> {
+            fn clone(&self) -> Self {
+                Self {
+                    manager: ::core::clone::Clone::clone(&self.manager),
+                    _data: ::core::marker::PhantomData,
+                }
+            }
+        }
+
+        impl<T: $crate::SessionData> $name<T> {
+            /// The middleware for `config`.
+            ///
+            /// # Errors
+            /// A [`ConfigError`]($crate::ConfigError) when the settings contradict each
+            /// other, so the application stops at start-up with a message that says how to
+            /// fix them.
+            pub fn new(
+                config: $crate::SessionConfig,
+            ) -> ::core::result::Result<Self, $crate::ConfigError> {
+                ::core::result::Result::Ok(Self::from_manager($crate::SessionManager::new(
+                    config,
+                )?))
+            }
+
+            /// The middleware sharing an existing manager (and its keys) with other code.
+            pub fn from_manager(manager: $crate::SessionManager) -> Self {
+                Self {
+                    manager,
+                    _data: ::core::marker::PhantomData,
+                }
+            }
+        }
+
+        impl<T> $name<T> {
+            #[allow(dead_code)]
+            pub(crate) fn manager(&self) -> &$crate::SessionManager {
+                &self.manager
+            }
+        }
+    };
+}
+#[doc(inline)]
+pub use crate::__middleware as middleware;
+
+/// Declares an adapter's extractor rejection: `pub struct $name(LendError)` with `Debug` and
+/// `Display` (the body to answer), `std::error::Error`, `From<LendError>`, and `status()`. The
+/// adapter adds its framework's response trait (answer `status()` with `to_string()`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rejection {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $name($crate::adapter::LendError);
+
+        impl $name {
+            /// The HTTP status to answer: 503 when the store is unavailable, 500 otherwise.
+            pub fn status(&self) -> u16 {
+                self.0.status()
+            }
+        }
+
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::error::Error for $name {}
+
+        impl ::core::convert::From<$crate::adapter::LendError> for $name {
+            fn from(error: $crate::adapter::LendError) -> Self {
+                Self(error)
+            }
+        }
+    };
+}
+#[doc(inline)]
+pub use crate::__rejection as rejection;

@@ -47,49 +47,12 @@ use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transfor
 use actix_web::http::StatusCode;
 use actix_web::http::header::{COOKIE, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-/// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
-#[doc(hidden)]
-pub use session_core as __session_core;
-use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
-#[doc(inline)]
-pub use session_core::{
-    ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionHandle, SessionManager,
-    assert_schema, store, time,
-};
+use session_core::adapter::{HeaderAction, LentSession, RequestFacts, RequestSession};
+session_core::adapter::reexport_application_api!();
 
-/// Middleware that gives handlers a [`Session<T>`] and writes the session cookie after them.
-pub struct SessionMiddleware<T> {
-    manager: SessionManager,
-    _data: PhantomData<fn() -> T>,
-}
-
-impl<T> Clone for SessionMiddleware<T> {
-    fn clone(&self) -> Self {
-        Self {
-            manager: self.manager.clone(),
-            _data: PhantomData,
-        }
-    }
-}
-
-impl<T: SessionData> SessionMiddleware<T> {
-    /// A middleware for `config`.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] when the settings contradict each other, so the application stops at
-    /// start-up with a message that says how to fix them.
-    pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
-        Ok(Self::from_manager(SessionManager::new(config)?))
-    }
-
-    /// A middleware sharing an existing manager (and its keys) with other code.
-    pub fn from_manager(manager: SessionManager) -> Self {
-        Self {
-            manager,
-            _data: PhantomData,
-        }
-    }
+session_core::adapter::middleware! {
+    /// Middleware that gives handlers a [`Session<T>`] and writes the session cookie after them.
+    SessionMiddleware
 }
 
 impl<S, B, T> Transform<S, ServiceRequest> for SessionMiddleware<T>
@@ -156,19 +119,17 @@ where
                 }
             };
             let headers = response.headers_mut();
-            for change in outcome.into_headers() {
-                let name = HeaderName::from_static(change.name());
-                let action = change.action();
-                let Ok(value) = HeaderValue::try_from(change.into_value().into_owned()) else {
-                    continue;
+            outcome.apply_headers(|name, value, action| {
+                let Ok(value) = HeaderValue::try_from(value) else {
+                    return;
                 };
-                match action {
-                    HeaderAction::Replace => {
-                        headers.insert(name, value);
-                    }
-                    _ => headers.append(name, value),
+                let name = HeaderName::from_static(name);
+                if action == HeaderAction::Append {
+                    headers.append(name, value);
+                } else {
+                    headers.insert(name, value);
                 }
-            }
+            });
             Ok(response)
         })
     }
@@ -184,25 +145,20 @@ pub struct Session<T: SessionData>(LentSession<T>);
 
 session_core::adapter::session_extractor!(Session);
 
-/// Why a [`Session<T>`] could not be extracted: the middleware is missing (500, logged), the
-/// session was extracted twice (500), or the store is unavailable (503). The body says which,
-/// and how to fix it.
-#[derive(Debug)]
-pub struct SessionRejection(LendError);
-
-impl std::fmt::Display for SessionRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
+session_core::adapter::rejection! {
+    /// Why a [`Session<T>`] could not be extracted: the middleware is missing (500, logged), the
+    /// session was extracted twice (500), or the store is unavailable (503). The body says which,
+    /// and how to fix it.
+    SessionRejection
 }
 
 impl ResponseError for SessionRejection {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).body(self.0.to_string())
+        HttpResponse::build(self.status_code()).body(self.to_string())
     }
 }
 
@@ -218,7 +174,7 @@ impl<T: SessionData> FromRequest for Session<T> {
                 .get::<Arc<RequestSession<T>>>()
                 .cloned()
             else {
-                return Err(SessionRejection(RequestSession::<T>::not_installed(
+                return Err(SessionRejection::from(RequestSession::<T>::not_installed(
                     "Session<{T}> needs its middleware: add `.wrap(SessionMiddleware::<{T}>::new(config)?)` to the App",
                 )));
             };
@@ -227,7 +183,7 @@ impl<T: SessionData> FromRequest for Session<T> {
                 .lend(cookies)
                 .await
                 .map(Self)
-                .map_err(SessionRejection)
+                .map_err(SessionRejection::from)
         })
     }
 }

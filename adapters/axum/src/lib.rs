@@ -45,51 +45,14 @@ use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::header::COOKIE;
 use http::request::Parts;
-use http::{HeaderName, HeaderValue, Request, StatusCode};
-/// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
-#[doc(hidden)]
-pub use session_core as __session_core;
-use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
-#[doc(inline)]
-pub use session_core::{
-    ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionHandle, SessionManager,
-    assert_schema, store, time,
-};
+use http::{HeaderValue, Request, StatusCode};
+use session_core::adapter::{LentSession, RequestFacts, RequestSession};
+session_core::adapter::reexport_application_api!();
 
-/// A tower [`Layer`](tower_layer::Layer) that gives handlers a [`Session<T>`] and writes the
-/// session cookie after them.
-pub struct SessionLayer<T> {
-    manager: SessionManager,
-    _data: PhantomData<fn() -> T>,
-}
-
-impl<T> Clone for SessionLayer<T> {
-    fn clone(&self) -> Self {
-        Self {
-            manager: self.manager.clone(),
-            _data: PhantomData,
-        }
-    }
-}
-
-impl<T: SessionData> SessionLayer<T> {
-    /// A layer for `config`.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] when the settings contradict each other, so the application stops at
-    /// start-up with a message that says how to fix them.
-    pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
-        Ok(Self::from_manager(SessionManager::new(config)?))
-    }
-
-    /// A layer sharing an existing manager (and its keys) with other code.
-    pub fn from_manager(manager: SessionManager) -> Self {
-        Self {
-            manager,
-            _data: PhantomData,
-        }
-    }
+session_core::adapter::middleware! {
+    /// A tower [`Layer`](tower_layer::Layer) that gives handlers a [`Session<T>`] and writes the
+    /// session cookie after them.
+    SessionLayer
 }
 
 impl<S, T> tower_layer::Layer<S> for SessionLayer<T> {
@@ -150,28 +113,7 @@ where
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut response = response.await?;
-            let outcome = session.finish().await;
-            if let Some(failure) = outcome.failure() {
-                response = http::Response::new(ResBody::from(failure.body()));
-                *response.status_mut() = StatusCode::from_u16(failure.status())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            }
-            let headers = response.headers_mut();
-            for change in outcome.into_headers() {
-                let name = HeaderName::from_static(change.name());
-                let action = change.action();
-                let Ok(value) = HeaderValue::try_from(change.into_value().into_owned()) else {
-                    continue;
-                };
-                match action {
-                    HeaderAction::Replace => {
-                        headers.insert(name, value);
-                    }
-                    _ => {
-                        headers.append(name, value);
-                    }
-                }
-            }
+            session.finish().await.apply_to_response(&mut response);
             Ok(response)
         })
     }
@@ -186,25 +128,18 @@ pub struct Session<T: SessionData>(LentSession<T>);
 
 session_core::adapter::session_extractor!(Session);
 
-/// Why a [`Session<T>`] could not be extracted: the layer is missing (500, logged), the
-/// session was extracted twice (500), or the store is unavailable (503). The body says which,
-/// and how to fix it.
-#[derive(Debug)]
-pub struct SessionRejection(LendError);
-
-impl std::fmt::Display for SessionRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
+session_core::adapter::rejection! {
+    /// Why a [`Session<T>`] could not be extracted: the layer is missing (500, logged), the
+    /// session was extracted twice (500), or the store is unavailable (503). The body says which,
+    /// and how to fix it.
+    SessionRejection
 }
-
-impl std::error::Error for SessionRejection {}
 
 impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         let status =
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, self.0.to_string()).into_response()
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, self.to_string()).into_response()
     }
 }
 
@@ -213,7 +148,7 @@ impl<S: Send + Sync, T: SessionData> FromRequestParts<S> for Session<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let Some(session) = parts.extensions.get::<Arc<RequestSession<T>>>().cloned() else {
-            return Err(SessionRejection(RequestSession::<T>::not_installed(
+            return Err(SessionRejection::from(RequestSession::<T>::not_installed(
                 "Session<{T}> needs its layer: add `.layer(SessionLayer::<{T}>::new(config)?)` to the router, after the routes that use it",
             )));
         };
@@ -226,6 +161,6 @@ impl<S: Send + Sync, T: SessionData> FromRequestParts<S> for Session<T> {
             .lend(cookies)
             .await
             .map(Self)
-            .map_err(SessionRejection)
+            .map_err(SessionRejection::from)
     }
 }

@@ -33,52 +33,23 @@
 
 #![deny(missing_docs)]
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{Header, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Data, Request, Response};
-/// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
-#[doc(hidden)]
-pub use session_core as __session_core;
 use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
-#[doc(inline)]
-pub use session_core::{
-    ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionHandle, SessionManager,
-    assert_schema, store, time,
-};
+session_core::adapter::reexport_application_api!();
 
 /// Why a [`Session<T>`] guard failed: the fairing is missing (500, logged), the session was
 /// extracted twice (500), or the store is unavailable (503). Its `Debug` output is the full
 /// message, because that is what Rocket prints when a request guard fails.
 pub use session_core::adapter::LendError as SessionRejection;
 
-/// A fairing that gives handlers a [`Session<T>`] and writes the session cookie after them.
-pub struct SessionFairing<T> {
-    manager: SessionManager,
-    _data: PhantomData<fn() -> T>,
-}
-
-impl<T: SessionData> SessionFairing<T> {
-    /// A fairing for `config`.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] when the settings contradict each other, so the application stops at
-    /// start-up with a message that says how to fix them.
-    pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
-        Ok(Self::from_manager(SessionManager::new(config)?))
-    }
-
-    /// A fairing sharing an existing manager (and its keys) with other code.
-    pub fn from_manager(manager: SessionManager) -> Self {
-        Self {
-            manager,
-            _data: PhantomData,
-        }
-    }
+session_core::adapter::middleware! {
+    /// A fairing that gives handlers a [`Session<T>`] and writes the session cookie after them.
+    SessionFairing
 }
 
 /// What the request-local cache holds: `None` when the fairing is not attached.
@@ -113,15 +84,14 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
             response.set_status(Status::new(failure.status()));
             response.set_sized_body(body.len(), std::io::Cursor::new(body));
         }
-        for change in outcome.into_headers() {
-            let action = change.action();
-            let header = Header::new(change.name(), change.into_value());
-            if action == HeaderAction::Replace {
-                response.set_header(header);
-            } else {
+        outcome.apply_headers(|name, value, action| {
+            let header = Header::new(name, value.to_owned());
+            if action == HeaderAction::Append {
                 response.adjoin_header(header);
+            } else {
+                response.set_header(header);
             }
-        }
+        });
     }
 }
 

@@ -41,58 +41,20 @@
 #![deny(missing_docs)]
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use salvo_core::http::StatusCode;
-use salvo_core::http::header::{COOKIE, HeaderName, HeaderValue};
+use salvo_core::http::header::{COOKIE, HeaderValue};
 use salvo_core::http::uri::Authority;
 use salvo_core::{Depot, FlowCtrl, Handler, Request, Response, Scribe, async_trait};
-/// session-core itself, for `#[derive(SessionData)]` in crates that depend only on this one.
-#[doc(hidden)]
-pub use session_core as __session_core;
-use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
-#[doc(inline)]
-pub use session_core::{
-    ConfigError, CookieSettings, Expiring, Flash, Key, Keyring, LoadStatus, ManualClock,
-    RotationPolicy, SameSite, Schema, SessionConfig, SessionData, SessionHandle, SessionManager,
-    assert_schema, store, time,
-};
+use session_core::adapter::{LentSession, RequestFacts, RequestSession};
+session_core::adapter::reexport_application_api!();
 
-/// A salvo hoop (middleware) that gives handlers a [`Session<T>`] through the [`Depot`] and
-/// writes the session cookie after them. Add it with `Router::hoop` (it covers that router
-/// and the routers pushed into it) or `Service::hoop`.
-pub struct SessionHandler<T> {
-    manager: SessionManager,
-    _data: PhantomData<fn() -> T>,
-}
-
-impl<T> Clone for SessionHandler<T> {
-    fn clone(&self) -> Self {
-        Self {
-            manager: self.manager.clone(),
-            _data: PhantomData,
-        }
-    }
-}
-
-impl<T: SessionData> SessionHandler<T> {
-    /// A hoop for `config`.
-    ///
-    /// # Errors
-    /// A [`ConfigError`] when the settings contradict each other, so the application stops at
-    /// start-up with a message that says how to fix them.
-    pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
-        Ok(Self::from_manager(SessionManager::new(config)?))
-    }
-
-    /// A hoop sharing an existing manager (and its keys) with other code.
-    pub fn from_manager(manager: SessionManager) -> Self {
-        Self {
-            manager,
-            _data: PhantomData,
-        }
-    }
+session_core::adapter::middleware! {
+    /// A salvo hoop (middleware) that gives handlers a [`Session<T>`] through the [`Depot`] and
+    /// writes the session cookie after them. Add it with `Router::hoop` (it covers that router
+    /// and the routers pushed into it) or `Service::hoop`.
+    SessionHandler
 }
 
 #[async_trait]
@@ -121,22 +83,7 @@ impl<T: SessionData> Handler for SessionHandler<T> {
             );
             res.body(failure.body());
         }
-        let headers = res.headers_mut();
-        for change in outcome.into_headers() {
-            let name = HeaderName::from_static(change.name());
-            let action = change.action();
-            let Ok(value) = HeaderValue::try_from(change.into_value().into_owned()) else {
-                continue;
-            };
-            match action {
-                HeaderAction::Replace => {
-                    headers.insert(name, value);
-                }
-                _ => {
-                    headers.append(name, value);
-                }
-            }
-        }
+        outcome.apply_to_headers(res.headers_mut());
     }
 }
 
@@ -149,28 +96,21 @@ pub struct Session<T: SessionData>(LentSession<T>);
 
 session_core::adapter::session_extractor!(Session);
 
-/// Why a [`Session<T>`] could not be taken: the hoop is missing (500, logged), the session
-/// was taken twice (500), or the store is unavailable (503). Return it from the handler (it is
-/// a [`Scribe`], so `Result<_, SessionRejection>` is a `Writer`): the body says which, and how
-/// to fix it.
-#[derive(Debug)]
-pub struct SessionRejection(LendError);
-
-impl std::fmt::Display for SessionRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0, f)
-    }
+session_core::adapter::rejection! {
+    /// Why a [`Session<T>`] could not be taken: the hoop is missing (500, logged), the session
+    /// was taken twice (500), or the store is unavailable (503). Return it from the handler (it is
+    /// a [`Scribe`], so `Result<_, SessionRejection>` is a `Writer`): the body says which, and how
+    /// to fix it.
+    SessionRejection
 }
-
-impl std::error::Error for SessionRejection {}
 
 impl Scribe for SessionRejection {
     fn render(self, res: &mut Response) {
         res.status_code(
-            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         );
         let _ = res.take_body();
-        res.render(self.0.to_string());
+        res.render(self.to_string());
     }
 }
 
@@ -202,7 +142,7 @@ impl SessionDepotExt for Depot {
         let headers = request.headers();
         async move {
             let Some(session) = session else {
-                return Err(SessionRejection(RequestSession::<T>::not_installed(
+                return Err(SessionRejection::from(RequestSession::<T>::not_installed(
                     "Session<{T}> needs its hoop: add `.hoop(SessionHandler::<{T}>::new(config)?)` to the router",
                 )));
             };
@@ -211,7 +151,7 @@ impl SessionDepotExt for Depot {
                 .lend(cookies)
                 .await
                 .map(Session)
-                .map_err(SessionRejection)
+                .map_err(SessionRejection::from)
         }
     }
 }
