@@ -51,7 +51,7 @@ fn browser_available() -> bool {
     }
     let message = "browser test needs Chromium: apt-get install -y chromium chromium-driver";
     assert!(!session_testing::servers::in_ci(), "{message}");
-    eprintln!("skipping: {message}");
+    session_testing::servers::skipping(message);
     false
 }
 

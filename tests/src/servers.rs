@@ -53,6 +53,13 @@ pub fn in_ci() -> bool {
     })
 }
 
+/// Says that something is skipped, straight to the terminal's stderr: the test harness captures
+/// `eprintln!` of passing tests, and a skip must show in a run that passes.
+pub fn skipping(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipping: {reason}");
+}
+
 fn installed(binary: &str) -> bool {
     Command::new(binary)
         .arg(if binary == "memcached" {
@@ -72,7 +79,7 @@ pub fn start(kind: Kind) -> Option<Server> {
     let binary = kind.binary();
     if let Some(message) = missing(kind, false) {
         assert!(!in_ci(), "CI: {message}");
-        eprintln!("skipping: {message}; the tests that need it are skipped");
+        skipping(&format!("{message}; the tests that need it are skipped"));
         return None;
     }
     for _ in 0..5 {
@@ -282,30 +289,38 @@ pub fn missing(kind: Kind, cluster: bool) -> Option<String> {
 pub fn start_cluster() -> Option<Cluster> {
     if let Some(message) = missing(Kind::Redis, true) {
         assert!(!in_ci(), "CI: {message}");
-        eprintln!("skipping: {message}; the Redis Cluster tests are skipped");
+        skipping(&format!("{message}; the Redis Cluster tests are skipped"));
         return None;
     }
     // A node also listens on its port + 10000 (the cluster bus): either may be taken by the
-    // time the node binds, so a node that exits means another set of ports.
-    let cluster = (0..5)
-        .find_map(|_| start_cluster_nodes())
-        .expect("three cluster nodes start on free ports");
-    let addresses: Vec<String> = cluster
-        .ports
-        .iter()
-        .map(|port| format!("127.0.0.1:{port}"))
-        .collect();
-    let created = Command::new("redis-cli")
-        .args(["--cluster", "create"])
-        .args(&addresses)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("redis-cli runs");
-    assert!(created.success(), "redis-cli --cluster create failed");
-    cluster.wait_until_ready();
-    Some(cluster)
+    // time the node binds, or by the time the nodes meet, so a node that exits or a cluster
+    // that does not form means another set of ports.
+    let mut last_error = String::new();
+    for _ in 0..5 {
+        let Some(cluster) = start_cluster_nodes() else {
+            last_error = "a node exited at start".to_owned();
+            continue;
+        };
+        let addresses: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli runs");
+        if created.status.success() {
+            cluster.wait_until_ready();
+            return Some(cluster);
+        }
+        last_error = String::from_utf8_lossy(&created.stdout).into_owned()
+            + &String::from_utf8_lossy(&created.stderr);
+    }
+    panic!("a Redis Cluster did not form on five sets of free ports; last: {last_error}");
 }
 
 fn spawn_cluster_node(dir: &tempfile::TempDir, port: u16) -> Child {

@@ -96,7 +96,9 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
+        // Names are static: `from_static` builds them without parsing into an allocation.
         let facts = RequestFacts::from_headers(|name| {
+            let name = HeaderName::from_static(name);
             request.headers().get(name).map(HeaderValue::as_bytes)
         })
         .scheme(request.uri().scheme_str())

@@ -45,7 +45,7 @@ use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
 use http::header::COOKIE;
 use http::request::Parts;
-use http::{HeaderValue, Request, StatusCode};
+use http::{HeaderName, HeaderValue, Request, StatusCode};
 use session_core::adapter::{LentSession, RequestFacts, RequestSession};
 session_core::adapter::reexport_application_api!();
 
@@ -103,7 +103,9 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // Names are static: `from_static` builds them without parsing into an allocation.
         let facts = RequestFacts::from_headers(|name| {
+            let name = HeaderName::from_static(name);
             request.headers().get(name).map(HeaderValue::as_bytes)
         })
         .scheme(request.uri().scheme_str())

@@ -402,7 +402,24 @@ fn a_store_outage_is_an_error_never_an_anonymous_session(start: Start<'_>) {
     assert_eq!(error.status_code(), 503);
     // No cookie: nothing to load, nothing to fail.
     assert!(fx.try_load::<Profile>(None).is_ok());
+    // The per-user index fails the same way: reported, never an empty list.
+    assert!(matches!(
+        runtime().block_on(fx.manager.user_sessions("alice")),
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        runtime().block_on(fx.manager.end_user_sessions("alice")),
+        Err(StoreError::Unavailable(_))
+    ));
     fx.recording.fail(false);
+    assert_eq!(
+        runtime()
+            .block_on(fx.manager.user_sessions("alice"))
+            .expect("list")
+            .len(),
+        1,
+        "nothing was ended while the store was down"
+    );
     let mut handle = fx.load::<Profile>(Some(&token));
     fx.recording.fail(true);
     handle.data_mut().theme = "dark".into();

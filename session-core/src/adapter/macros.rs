@@ -1,0 +1,212 @@
+//! The declarations every adapter makes, written once: its middleware type, its extractor's
+//! newtype and rejection, and its re-exports.
+
+/// Gives an adapter's `Session<T>` newtype over [`LentSession<T>`](super::LentSession) its API: `Deref` and
+/// `DerefMut` to `T` (a mutable borrow marks the session as changed), `Debug`, and the
+/// session methods, each forwarding to the [`SessionHandle<T>`](crate::SessionHandle) method that documents it.
+///
+/// ```
+/// use session_core::SessionData;
+/// use session_core::adapter::LentSession;
+///
+/// /// The session of the current request.
+/// pub struct Session<T: SessionData>(LentSession<T>);
+/// session_core::adapter::session_extractor!(Session);
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __session_extractor {
+    ($session:ident) => {
+        impl<T: $crate::SessionData> $session<T> {
+            /// Ends the session: see [`SessionHandle::logout`]($crate::SessionHandle::logout).
+            pub fn logout(&mut self) {
+                self.0.logout();
+            }
+            /// Re-issues the session under a fresh issued-at (and id): see
+            /// [`SessionHandle::renew`]($crate::SessionHandle::renew).
+            pub fn renew(&mut self) {
+                self.0.renew();
+            }
+            /// Store mode: records the user this session belongs to: see
+            /// [`SessionHandle::set_user_key`]($crate::SessionHandle::set_user_key).
+            ///
+            /// # Errors
+            /// `SessionError::Store(StoreError::NoStore)` in cookie mode, where there is no
+            /// per-user index.
+            pub fn set_user_key(
+                &mut self,
+                user_key: impl ::core::convert::Into<::std::string::String>,
+            ) -> ::core::result::Result<(), $crate::SessionError> {
+                self.0.set_user_key(user_key)
+            }
+            /// When the session was issued: see
+            /// [`SessionHandle::issued_at`]($crate::SessionHandle::issued_at).
+            pub fn issued_at(&self) -> ::core::option::Option<$crate::time::OffsetDateTime> {
+                self.0.issued_at()
+            }
+            /// Leaves the cookie as it is for this response: see
+            /// [`SessionHandle::leave_cookie_unchanged`]($crate::SessionHandle::leave_cookie_unchanged).
+            pub fn leave_cookie_unchanged(&mut self) {
+                self.0.leave_cookie_unchanged();
+            }
+            /// How this request's session came to be: see
+            /// [`SessionHandle::status`]($crate::SessionHandle::status).
+            pub fn status(&self) -> &$crate::LoadStatus {
+                self.0.status()
+            }
+            /// Whether the session started empty: see
+            /// [`SessionHandle::is_new`]($crate::SessionHandle::is_new).
+            pub fn is_new(&self) -> bool {
+                self.0.is_new()
+            }
+        }
+        impl<T: $crate::SessionData> ::core::ops::Deref for $session<T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.0
+            }
+        }
+        impl<T: $crate::SessionData> ::core::ops::DerefMut for $session<T> {
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.0
+            }
+        }
+        impl<T: $crate::SessionData + ::core::fmt::Debug> ::core::fmt::Debug for $session<T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+    };
+}
+#[doc(inline)]
+pub use crate::__session_extractor as session_extractor;
+
+/// Re-exports, from an adapter crate's root, everything an application and its tests need
+/// from session-core, so that one dependency is enough in `[dependencies]` and
+/// `[dev-dependencies]` alike; plus the hidden `__session_core` path the derive reaches the
+/// runtime through. One list for every adapter.
+///
+/// ```ignore
+/// session_core::adapter::reexport_application_api!();
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __reexport_application_api {
+    () => {
+        /// session-core itself, for `#[derive(SessionData)]` in crates that depend only on
+        /// this one.
+        #[doc(hidden)]
+        pub use $crate as __session_core;
+        #[doc(inline)]
+        pub use $crate::{
+            ConfigError, CookieSettings, Expiring, Flash, Key, KeyError, Keyring, KeyringError,
+            LoadStatus, ManualClock, Rejection, RotationPolicy, SameSite, Schema, SessionConfig,
+            SessionData, SessionError, SessionHandle, SessionManager, assert_schema, session,
+            store, time,
+        };
+    };
+}
+#[doc(inline)]
+pub use crate::__reexport_application_api as reexport_application_api;
+
+/// Declares an adapter's middleware type: `pub struct $name<T>` holding the
+/// [`SessionManager`](crate::SessionManager), `Clone`, with `new(config)` (which checks the settings) and
+/// `from_manager(manager)`, and a crate-private `manager()`. The attributes given (its docs)
+/// go on the struct.
+///
+/// ```
+/// session_core::adapter::middleware! {
+///     /// The session middleware of my framework.
+///     MySessionMiddleware
+/// }
+/// # fn main() {}
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __middleware {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        pub struct $name<T> {
+            manager: $crate::SessionManager,
+            _data: ::core::marker::PhantomData<fn() -> T>,
+        }
+
+        impl<T> ::core::clone::Clone for $name<T> {
+            fn clone(&self) -> Self {
+                Self {
+                    manager: ::core::clone::Clone::clone(&self.manager),
+                    _data: ::core::marker::PhantomData,
+                }
+            }
+        }
+
+        impl<T: $crate::SessionData> $name<T> {
+            /// The middleware for `config`.
+            ///
+            /// # Errors
+            /// A [`ConfigError`]($crate::ConfigError) when the settings contradict each
+            /// other, so the application stops at start-up with a message that says how to
+            /// fix them.
+            pub fn new(
+                config: $crate::SessionConfig,
+            ) -> ::core::result::Result<Self, $crate::ConfigError> {
+                ::core::result::Result::Ok(Self::from_manager($crate::SessionManager::new(
+                    config,
+                )?))
+            }
+
+            /// The middleware sharing an existing manager (and its keys) with other code.
+            pub fn from_manager(manager: $crate::SessionManager) -> Self {
+                Self {
+                    manager,
+                    _data: ::core::marker::PhantomData,
+                }
+            }
+        }
+
+        impl<T> $name<T> {
+            #[allow(dead_code)]
+            pub(crate) fn manager(&self) -> &$crate::SessionManager {
+                &self.manager
+            }
+        }
+    };
+}
+#[doc(inline)]
+pub use crate::__middleware as middleware;
+
+/// Declares an adapter's extractor rejection: `pub struct $name(LendError)` with `Debug` and
+/// `Display` (the body to answer), `std::error::Error`, `From<LendError>`, and `status()`. The
+/// adapter adds its framework's response trait (answer `status()` with `to_string()`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rejection {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $name($crate::adapter::LendError);
+
+        impl $name {
+            /// The HTTP status to answer: 503 when the store is unavailable, 500 otherwise.
+            pub fn status(&self) -> u16 {
+                self.0.status()
+            }
+        }
+
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::error::Error for $name {}
+
+        impl ::core::convert::From<$crate::adapter::LendError> for $name {
+            fn from(error: $crate::adapter::LendError) -> Self {
+                Self(error)
+            }
+        }
+    };
+}
+#[doc(inline)]
+pub use crate::__rejection as rejection;
