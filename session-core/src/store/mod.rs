@@ -234,6 +234,19 @@ fn redact_password(address: &str) -> String {
 /// - on an update (`create == false`) of a record that no longer exists, write nothing and
 ///   answer `false`.
 ///
+/// Prove a store with the contract suite of the `session-testing` crate, which this
+/// workspace's own stores pass (records, concurrency, renewal, revocation, races with logout,
+/// expiry without a sweeper, the per-user index, outages):
+///
+/// ```ignore
+/// #[test]
+/// fn my_store_keeps_the_store_contract() {
+///     session_testing::store::run_suite("MyStore", &|| {
+///         Some(session_testing::store::StoreUnderTest::new(Arc::new(MyStore::new())))
+///     });
+/// }
+/// ```
+///
 /// A complete store over a `HashMap` (for illustration: it never evicts, so prefer
 /// [`MemoryStore`](crate::store) in real use):
 ///

@@ -103,7 +103,9 @@ impl StoreUnderTest {
 }
 
 /// Runs every check against stores made by `start`, then panics with the list of the checks
-/// that failed, if any. When `start` answers `None`, every check is skipped (failing under
+/// that failed, if any. The checks log users in with a user key, so the store must implement
+/// the per-user index (`index_add`, `index_remove`, `index_members`): without it, store mode
+/// answers every login that records a user with 503, and those checks fail saying so. When `start` answers `None`, every check is skipped (failing under
 /// CI) and the summary on stderr says so.
 ///
 /// # Panics
