@@ -8,7 +8,7 @@ use std::time::Duration;
 use session_testing::servers;
 
 use reqwest::StatusCode;
-use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE, VARY};
 use serde_json::{Value, json};
 
 const DEMOS: &[(&str, &str)] = &[
@@ -112,6 +112,8 @@ struct Reply {
     status: StatusCode,
     set_cookie: Option<String>,
     location: Option<String>,
+    cache_control: Option<String>,
+    vary: Option<String>,
     body: String,
 }
 
@@ -170,9 +172,12 @@ async fn call(
             .map(|v: &reqwest::header::HeaderValue| v.to_str().expect("ascii").to_owned())
     };
     let (set_cookie, location) = (header(SET_COOKIE), header(LOCATION));
+    let (cache_control, vary) = (header(CACHE_CONTROL), header(VARY));
     Reply {
         status: response.status(),
         set_cookie,
+        cache_control,
+        vary,
         location,
         body: response.text().await.expect("body"),
     }
@@ -291,6 +296,11 @@ async fn contract(demo: &Demo, stored: bool) {
         assert!(
             peek.set_cookie.is_none(),
             "{name}: peek sends no Set-Cookie"
+        );
+        assert_eq!(
+            (peek.cache_control.as_deref(), peek.vary.as_deref()),
+            (Some("private"), Some("Cookie")),
+            "{name}: a personalised answer is private and varies by cookie"
         );
 
         let page = call(demo, "GET", "/", Some(&cookie), None).await;

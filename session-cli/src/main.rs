@@ -73,6 +73,26 @@ enum Command {
     },
 }
 
+/// `println!` that ends the program quietly when the reader went away (`session inspect ... |
+/// head`): a closed pipe is not an error of ours, and `println!` would panic on it.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::write_line(format_args!($($arg)*))
+    };
+}
+
+fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_fmt(line).and_then(|()| out.write_all(b"\n")) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("session: cannot write to standard output: {error}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -99,7 +119,7 @@ fn keygen(id: &str, bytes: usize) -> Result<(), String> {
     let key = Key::generate_with_len(bytes).map_err(|e| e.to_string())?;
     // Checked through the same path users' values take, so the printed entry always loads.
     let ring = Keyring::new(id, key).map_err(|e| e.to_string())?;
-    println!("{}", ring.to_env_value().as_str());
+    say!("{}", ring.to_env_value().as_str());
     Ok(())
 }
 
@@ -123,7 +143,7 @@ fn check_key(key: Option<String>, env: Option<String>) -> Result<(), String> {
     if text.contains(':') {
         let ring = Keyring::parse(&source, text).map_err(|e| format!("refused: {e}"))?;
         let ids: Vec<_> = ring.ids().map(|id| id.as_str()).collect();
-        println!(
+        say!(
             "ok: {} key(s), {} signs, all verify: {}",
             ring.len(),
             ids[0],
@@ -131,7 +151,7 @@ fn check_key(key: Option<String>, env: Option<String>) -> Result<(), String> {
         );
     } else {
         let key = Key::from_base64(text).map_err(|e| format!("refused: {e}"))?;
-        println!("ok: a {}-byte key", key.len());
+        say!("ok: a {}-byte key", key.len());
     }
     Ok(())
 }
@@ -142,7 +162,7 @@ fn rotate(env: &str, keep: usize, id: Option<String>) -> Result<(), String> {
     let rotated = ring
         .rotated(&id, Key::generate(), keep)
         .map_err(|e| e.to_string())?;
-    println!("{}", rotated.to_env_value().as_str());
+    say!("{}", rotated.to_env_value().as_str());
     eprintln!(
         "new signing key {id}; verifying with {}. Deploy this value everywhere, then sessions signed by older keys are re-issued under {id} as users return.",
         rotated
@@ -195,9 +215,9 @@ fn inspect(env: &str, cookie_name: &str, purpose: &str, token: &str) -> Result<(
         };
         format!("{stamp} ({relative})")
     };
-    println!("signature:         valid");
-    println!("format:            {}", info.format);
-    println!(
+    say!("signature:         valid");
+    say!("format:            {}", info.format);
+    say!(
         "key id:            {}{}",
         info.key_id,
         if info.signed_by_current_key {
@@ -206,7 +226,7 @@ fn inspect(env: &str, cookie_name: &str, purpose: &str, token: &str) -> Result<(
             " (older key: re-issued on next use)"
         }
     );
-    println!(
+    say!(
         "encrypted:         {}",
         if info.encrypted {
             "yes (AES-256-GCM-SIV)"
@@ -214,25 +234,27 @@ fn inspect(env: &str, cookie_name: &str, purpose: &str, token: &str) -> Result<(
             "no (signed only)"
         }
     );
-    println!(
+    say!(
         "schema:            {} v{} (fingerprint {:08x})",
-        info.schema_name, info.schema_version, info.fingerprint
+        info.schema_name,
+        info.schema_version,
+        info.fingerprint
     );
-    println!("issued:            {}", show(info.issued_at));
-    println!("last active:       {}", show(info.last_active));
-    println!("absolute deadline: {}", show(info.absolute_deadline));
+    say!("issued:            {}", show(info.issued_at));
+    say!("last active:       {}", show(info.last_active));
+    say!("absolute deadline: {}", show(info.absolute_deadline));
     for (slot, deadline) in &info.field_deadlines {
-        println!("field slot {slot}:      expires {}", show(*deadline));
+        say!("field slot {slot}:      expires {}", show(*deadline));
     }
-    println!("payload:           {} bytes (postcard)", info.payload.len());
-    println!(
+    say!("payload:           {} bytes (postcard)", info.payload.len());
+    say!(
         "  hex:     {}",
         info.payload
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    println!("  strings: {}", printable_runs(&info.payload).join(" | "));
+    say!("  strings: {}", printable_runs(&info.payload).join(" | "));
     Ok(())
 }
 

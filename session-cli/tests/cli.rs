@@ -207,3 +207,22 @@ fn inspect_names_the_exact_reason_for_a_bad_token() {
         stderr(&output)
     );
 }
+
+/// `session inspect ... | head -1`: the reader closes the pipe early, which is not an error.
+#[test]
+fn inspect_into_a_closed_pipe_ends_quietly() {
+    let keys = keygen("k1");
+    let token = mint(&keys);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_session"))
+        .args(["inspect", &token])
+        .env("SESSION_KEYS", &keys)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let output = child.wait_with_output().expect("exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+}

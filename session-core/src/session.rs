@@ -467,11 +467,23 @@ impl<T> std::ops::DerefMut for SessionHandle<T> {
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for SessionHandle<T> {
+/// Redacted: a session in a log line must not become a replayable cookie or a leaked payload.
+/// It shows how the session came to be and what the response will do; print the data itself
+/// with `{:?}` of `&*session` when you mean to.
+impl<T> std::fmt::Debug for SessionHandle<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("data", &self.data)
             .field("status", &self.status)
-            .finish()
+            .field("changed", &self.changed)
+            .field(
+                "data",
+                &format_args!("<{} redacted>", short_type_name::<T>()),
+            )
+            .finish_non_exhaustive()
     }
+}
+
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
 }

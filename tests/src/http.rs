@@ -11,6 +11,8 @@ pub struct Answer {
     pub set_cookie: Option<String>,
     /// The `Cache-Control` header, if any.
     pub cache_control: Option<String>,
+    /// The `Vary` headers, joined with `, ` (`None` when there is none).
+    pub vary: Option<String>,
 }
 
 impl Answer {
@@ -53,14 +55,26 @@ impl Answer {
 /// # Panics
 /// When the server cannot be reached or the answer is not text.
 pub fn send(base: &str, method: &str, path: &str, cookie: Option<&str>) -> Answer {
+    let cookies: Vec<&[u8]> = cookie.map(str::as_bytes).into_iter().collect();
+    send_bytes(base, method, path, &cookies)
+}
+
+/// [`send`] with `Cookie` headers of raw bytes, one header each (they may hold bytes that are
+/// not ASCII or not UTF-8, as a planted cookie can).
+///
+/// # Panics
+/// When the server cannot be reached, the bytes cannot be a header value (control
+/// characters), or the answer is not text.
+pub fn send_bytes(base: &str, method: &str, path: &str, cookies: &[&[u8]]) -> Answer {
     let client = client();
     let url = format!("{base}{path}");
     let mut request = match method {
         "POST" => client.post(url),
         _ => client.get(url),
     };
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
+    for cookie in cookies {
+        let value = reqwest::header::HeaderValue::from_bytes(cookie).expect("a header value");
+        request = request.header("cookie", value);
     }
     let response = request
         .send()
@@ -73,12 +87,20 @@ pub fn send(base: &str, method: &str, path: &str, cookie: Option<&str>) -> Answe
     };
     let set_cookie = header("set-cookie");
     let cache_control = header("cache-control");
+    let vary: Vec<String> = response
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let vary = (!vary.is_empty()).then(|| vary.join(", "));
     let status = response.status().as_u16();
     Answer {
         status,
         body: response.text().expect("a text body"),
         set_cookie,
         cache_control,
+        vary,
     }
 }
 

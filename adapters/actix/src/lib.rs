@@ -126,10 +126,10 @@ where
                     return;
                 };
                 let name = HeaderName::from_static(name);
-                if action == HeaderAction::Append {
-                    headers.append(name, value);
-                } else {
-                    headers.insert(name, value);
+                match action {
+                    HeaderAction::Append => headers.append(name, value),
+                    HeaderAction::IfAbsent if headers.contains_key(&name) => {}
+                    _ => drop(headers.insert(name, value)),
                 }
             });
             Ok(response)

@@ -86,10 +86,10 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
         }
         outcome.apply_headers(|name, value, action| {
             let header = Header::new(name, value.to_owned());
-            if action == HeaderAction::Append {
-                response.adjoin_header(header);
-            } else {
-                response.set_header(header);
+            match action {
+                HeaderAction::Append => response.adjoin_header(header),
+                HeaderAction::IfAbsent if response.headers().contains(name) => {}
+                _ => drop(response.set_header(header)),
             }
         });
     }

@@ -8,10 +8,13 @@ use super::{NOT_SAVED, STORE_UNAVAILABLE};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HeaderAction {
-    /// Add the header, keeping values already there (`Set-Cookie`).
+    /// Add the header, keeping values already there (`Set-Cookie`, `Vary`).
     Append,
     /// Set the header, replacing values already there.
     Replace,
+    /// Set the header only when the response has none of that name (the application's own
+    /// `Cache-Control` wins).
+    IfAbsent,
 }
 
 /// One header the response must carry.
@@ -101,8 +104,8 @@ impl Outcome {
         self.headers.into_iter()
     }
 
-    /// Hands every header to `apply` in order: its lowercase name, its value, and whether to
-    /// append it (`Set-Cookie`) rather than replace the values already there.
+    /// Hands every header to `apply` in order: its lowercase name, its value, and how to apply
+    /// it: append, replace, or set only when the response has none of that name.
     pub fn apply_headers(self, mut apply: impl FnMut(&'static str, &str, HeaderAction)) {
         for change in self.headers {
             apply(change.name, &change.value, change.action);
@@ -131,10 +134,14 @@ impl Outcome {
                 return;
             };
             let name = http::HeaderName::from_static(name);
-            if action == HeaderAction::Append {
-                headers.append(name, value);
-            } else {
-                headers.insert(name, value);
+            match action {
+                HeaderAction::Append => {
+                    headers.append(name, value);
+                }
+                HeaderAction::IfAbsent if headers.contains_key(&name) => {}
+                _ => {
+                    headers.insert(name, value);
+                }
             }
         });
     }

@@ -151,7 +151,9 @@ impl<T: SessionData> RequestSession<T> {
     }
 
     /// After the handler: saves the session if a handler used it and answers what the
-    /// response must get. Logs the "Secure cookie over plain HTTP" warning when it applies,
+    /// response must get. When a handler loaded the session, the response varies by `Cookie`
+    /// and is `Cache-Control: private` (unless the application set its own), or `no-store`
+    /// when it sets the cookie. Logs the "Secure cookie over plain HTTP" warning when it applies,
     /// and one error event when saving fails. When a [`lend`](Self::lend) failed, the outcome
     /// is that failure, whatever the framework made of the extractor's error.
     pub async fn finish(&self) -> Outcome {
@@ -172,8 +174,11 @@ impl<T: SessionData> RequestSession<T> {
                 return outcome;
             }
         };
+        // A response that depends on the session must not be stored by shared caches, nor
+        // served to a request with another cookie.
+        outcome.push("vary", "Cookie", HeaderAction::Append);
         match self.manager.save(&mut handle).await {
-            Ok(None) => {}
+            Ok(None) => outcome.push("cache-control", "private", HeaderAction::IfAbsent),
             Ok(Some(set_cookie)) => {
                 if self.cookie_dropped_by_browsers && !set_cookie.is_removal() {
                     self.manager.warn_cookie_dropped_by_browsers();

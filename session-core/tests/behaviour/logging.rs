@@ -71,3 +71,27 @@ fn the_ephemeral_key_warns_every_time() {
         "{lines:?}"
     );
 }
+
+/// `?session` in a log line shows how the session came to be, never the token or the payload.
+#[test]
+fn a_session_in_debug_output_is_redacted() {
+    let (config, _) = config(&clock());
+    let manager = manager_with(config);
+    let token = mint(&manager, Typical::sample());
+    let handle = load::<Typical>(&manager, &format!("session={token}"));
+    let shown = format!("{handle:?}");
+    for secret in [
+        token.as_str(),
+        "alice",
+        "q7GdX2mP9vLk4RsT8wYz1BnC6HjE3fUa",
+        "12345",
+    ] {
+        assert!(!shown.contains(secret), "{secret:?} in {shown}");
+    }
+    assert!(
+        shown.contains("Loaded") && shown.contains("<Typical redacted>"),
+        "{shown}"
+    );
+    // The data itself, on purpose.
+    assert!(format!("{:?}", &*handle).contains("alice"));
+}

@@ -45,6 +45,14 @@ pub(super) const PER_BACKEND: &[Check] = &[
     ("a flash is read once", flash_is_read_once),
     ("peek never writes", peek_never_writes),
     ("encrypted mode round-trips", encrypted_mode_round_trips),
+    (
+        "a response that loaded the session is private",
+        a_response_that_loaded_the_session_is_private,
+    ),
+    (
+        "bytes of another cookie never drop the session",
+        bytes_of_another_cookie_never_drop_the_session,
+    ),
 ];
 
 /// Run on backends with a server to kill.
@@ -379,4 +387,56 @@ fn a_store_outage_answers_503_then_recovers(app: &dyn ConformanceApp, backend: B
         assert!(std::time::Instant::now() < deadline, "no recovery");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// A response that loaded the session varies by `Cookie` and is `Cache-Control: private`
+/// (`no-store` when it sets the cookie), so no shared cache serves one user's page to another;
+/// a route that never touched the session gets neither.
+fn a_response_that_loaded_the_session_is_private(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
+    let write = get(&server, "/write", None);
+    assert_eq!(write.cache_control.as_deref(), Some("no-store"));
+    assert!(vary_has_cookie(&write), "write: {:?}", write.vary);
+    let cookie = write.cookie();
+    for (what, answer) in [
+        ("a read", get(&server, "/read", Some(&cookie))),
+        ("a read of a new session", get(&server, "/read", None)),
+        ("a peek", get(&server, "/peek", Some(&cookie))),
+    ] {
+        assert!(
+            answer.set_cookie.is_none(),
+            "{what}: {:?}",
+            answer.set_cookie
+        );
+        assert_eq!(answer.cache_control.as_deref(), Some("private"), "{what}");
+        assert!(vary_has_cookie(&answer), "{what}: {:?}", answer.vary);
+    }
+    let untouched = get(&server, "/untouched", Some(&cookie));
+    assert_eq!(untouched.cache_control, None, "the session was not loaded");
+    assert!(!vary_has_cookie(&untouched), "{:?}", untouched.vary);
+}
+
+fn vary_has_cookie(answer: &Answer) -> bool {
+    answer.vary.as_deref().is_some_and(|v| {
+        v.split(',')
+            .any(|part| part.trim().eq_ignore_ascii_case("cookie"))
+    })
+}
+
+/// A cookie someone planted with bytes that are not ASCII next to the session's, in the same
+/// `Cookie` header, must not log the user out: only the session cookie's own pairs are read.
+/// Nor must a second `Cookie` header that is not even UTF-8. (Bytes that are not UTF-8 in the
+/// session's own header: Rocket drops such a header before any adapter sees it; the other
+/// adapters pass the bytes, and core's property tests cover them.)
+fn bytes_of_another_cookie_never_drop_the_session(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
+    let cookie = get(&server, "/write", None).cookie();
+    let mut header = b"other=caf\xc3\xa9; ".to_vec();
+    header.extend_from_slice(cookie.as_bytes());
+    header.extend_from_slice("; lang=fran\u{e7}ais".as_bytes());
+    let planted: &[u8] = b"junk=\xff\xfe";
+    let read = crate::http::send_bytes(server.base(), "GET", "/read", &[&header, planted]);
+    assert_eq!((read.status, read.body.as_str()), (200, "1"));
 }
