@@ -483,7 +483,8 @@ impl<T> std::fmt::Debug for SessionHandle<T> {
     }
 }
 
-fn short_type_name<T>() -> &'static str {
+/// A type's name without its module path, for messages ("Session<AppSession> needs ...").
+pub(crate) fn short_type_name<T>() -> &'static str {
     let full = std::any::type_name::<T>();
     full.rsplit("::").next().unwrap_or(full)
 }

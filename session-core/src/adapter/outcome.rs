@@ -156,7 +156,11 @@ impl Outcome {
             "text/plain; charset=utf-8",
             HeaderAction::Replace,
         );
-        outcome.push("cache-control", "no-store", HeaderAction::Replace);
+        outcome.push(
+            "cache-control",
+            crate::session::SetCookie::CACHE_CONTROL,
+            HeaderAction::Replace,
+        );
         outcome
     }
 

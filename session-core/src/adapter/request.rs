@@ -7,7 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Failure, HeaderAction, Outcome, RequestFacts, STORE_UNAVAILABLE};
 use crate::schema::SessionData;
-use crate::session::{SessionHandle, SessionManager};
+use crate::session::{SessionHandle, SessionManager, SetCookie};
+
+/// The body of the `500` answered when a request extracts the session twice.
+const ALREADY_LENT: &str =
+    "the session was extracted twice in one request; take one Session<T> per handler";
 
 enum State<T> {
     /// No handler asked for the session: nothing to decode, nothing to write.
@@ -43,7 +47,7 @@ pub enum LendError {
     #[error("{0}")]
     NotInstalled(String),
     /// Another extractor of the same request holds the session (an application mistake).
-    #[error("the session was extracted twice in one request; take one Session<T> per handler")]
+    #[error("{ALREADY_LENT}")]
     AlreadyLent,
     /// Store mode: the store could not be reached. Already logged.
     #[error("{STORE_UNAVAILABLE}")]
@@ -68,9 +72,7 @@ impl LendError {
     fn failure(&self) -> Option<Failure> {
         let body = match self {
             Self::NotInstalled(_) => return None,
-            Self::AlreadyLent => {
-                "the session was extracted twice in one request; take one Session<T> per handler"
-            }
+            Self::AlreadyLent => ALREADY_LENT,
             Self::StoreUnavailable => STORE_UNAVAILABLE,
         };
         Some(Failure {
@@ -98,8 +100,7 @@ impl<T: SessionData> RequestSession<T> {
     /// e.g. "Session<{T}> needs its layer: add `.layer(SessionLayer::<{T}>::new(config)?)` to
     /// the router". Logs one error event.
     pub fn not_installed(message: &str) -> LendError {
-        let full = std::any::type_name::<T>();
-        let name = full.rsplit("::").next().unwrap_or(full);
+        let name = crate::session::short_type_name::<T>();
         let error = LendError::NotInstalled(message.replace("{T}", name));
         tracing::error!(target: "session", "{error}");
         error
@@ -188,7 +189,11 @@ impl<T: SessionData> RequestSession<T> {
                     set_cookie.into_header_value(),
                     HeaderAction::Append,
                 );
-                outcome.push("cache-control", "no-store", HeaderAction::Replace);
+                outcome.push(
+                    "cache-control",
+                    SetCookie::CACHE_CONTROL,
+                    HeaderAction::Replace,
+                );
             }
             Err(error) => {
                 tracing::error!(target: "session", %error, "session not saved");
