@@ -33,11 +33,20 @@ where
     F: FnOnce(Request<Incoming>, LentSession<T>) -> Fut,
     Fut: Future<Output = Response<Full<Bytes>>>,
 {
-    let facts =
-        RequestFacts::from_headers(|name| request.headers().get(name).map(HeaderValue::as_bytes))
-            .scheme(request.uri().scheme_str())
-            .authority(request.uri().authority().map(|a| a.as_str()));
-    let session = RequestSession::<T>::new(manager.clone(), &facts);
+    let facts = RequestFacts::new(request.method().as_str(), request.uri().path(), |name| {
+        request.headers().get(name).map(HeaderValue::as_bytes)
+    })
+    .scheme(request.uri().scheme_str())
+    .authority(request.uri().authority().map(|a| a.as_str()));
+    let session = match RequestSession::<T>::new(manager.clone(), &facts) {
+        Ok(session) => session,
+        // A cross-origin request refused before the handler: answer core's outcome (403).
+        Err(refusal) => {
+            let mut response = Response::new(Full::new(Bytes::new()));
+            refusal.apply_to_response(&mut response);
+            return response;
+        }
+    };
     let cookies = request
         .headers()
         .get_all(COOKIE)
@@ -50,7 +59,11 @@ where
 
     let mut response = handler(request, lent).await;
 
-    session.finish().await.apply_to_response(&mut response);
+    let status = response.status().as_u16();
+    session
+        .finish(status)
+        .await
+        .apply_to_response(&mut response);
     response
 }
 

@@ -1,6 +1,7 @@
 //! What only a browser can prove, with a real headless Chromium driving `axum-demo`: the
 //! Secure cookie is stored on http://localhost, HttpOnly keeps it out of `document.cookie`,
-//! SameSite is Lax, the flash shows once, a reload stays logged in, logout forgets the user.
+//! SameSite is Lax, a login form posted from another site is refused (the browser's Fetch
+//! Metadata), the flash shows once, a reload stays logged in, logout forgets the user.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them the
 //! test explains what to install and passes, except under `CI=true`, where it fails.
@@ -177,6 +178,39 @@ async fn a_real_browser_logs_in_keeps_the_session_and_logs_out() {
             .contains("Wrong user name or password")
     );
     assert!(has(&client, "login-form").await);
+
+    // Login CSRF: a page of another site (an opaque data: origin) posts the login form with
+    // the demo account. The browser marks the post cross-site; the demo refuses it, and the
+    // browser holds no session afterwards.
+    let forged = format!(
+        "<form method=post action='{home}login'><input name=username value=alice>\
+         <input name=password value=wonderland></form><script>document.forms[0].submit()</script>"
+    );
+    use base64::Engine as _;
+    let forged = base64::engine::general_purpose::STANDARD.encode(forged);
+    client
+        .goto(&format!("data:text/html;base64,{forged}"))
+        .await
+        .expect("open the forging page");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = client.source().await.expect("page source");
+        if page.contains("cross-origin request refused") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the forged login was not refused: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client.goto(&home).await.expect("open home");
+    assert!(
+        has(&client, "login-form").await,
+        "the forged login logged nobody in"
+    );
+    let cookies = client.get_all_cookies().await.expect("cookies");
+    assert!(cookies.iter().all(|c| c.name() != "session"), "{cookies:?}");
 
     // Log in through the form.
     log_in(&client, "wonderland").await;

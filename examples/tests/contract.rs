@@ -147,12 +147,24 @@ async fn call(
     cookie: Option<&str>,
     form: Option<&str>,
 ) -> Reply {
+    call_with(demo, method, path, cookie, form, &[]).await
+}
+
+/// [`call`] with more headers (a browser's `Origin` and `Sec-Fetch-Site`).
+async fn call_with(
+    demo: &Demo,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
     let url = format!("{}{path}", demo.base);
-    let mut request = if method == "POST" {
-        client().post(url)
-    } else {
-        client().get(url)
-    };
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+    let mut request = client().request(method, url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
@@ -303,6 +315,10 @@ async fn contract(demo: &Demo, stored: bool) {
             "{name}: a personalised answer is private and varies by cookie"
         );
 
+        // HEAD is served like GET (actix-web needs the demo's `get_or_head()` for it).
+        let head = call(demo, "HEAD", "/api/peek", Some(&cookie), None).await;
+        assert_eq!(head.status, StatusCode::OK, "{name}: HEAD /api/peek");
+
         let page = call(demo, "GET", "/", Some(&cookie), None).await;
         assert!(
             page.body.contains("Hello, alice") && page.body.contains("id=\"logout\""),
@@ -323,6 +339,47 @@ async fn contract(demo: &Demo, stored: bool) {
             let peek = call(demo, "GET", "/api/peek", anonymous.as_deref(), None).await;
             assert_eq!(peek.status, StatusCode::UNAUTHORIZED, "{name}");
         }
+
+        // Cross-site posts (login CSRF, forged logout) are refused and change nothing;
+        // a browser's same-origin post is served.
+        let login = "username=alice&password=wonderland";
+        for headers in [
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "https://evil.example"),
+            ][..],
+            &[
+                ("sec-fetch-site", "same-site"),
+                ("origin", "https://sub.evil.example"),
+            ],
+            &[("origin", "https://evil.example")],
+        ] {
+            let forged = call_with(demo, "POST", "/login", None, Some(login), headers).await;
+            assert_eq!(forged.status, StatusCode::FORBIDDEN, "{name}: {headers:?}");
+            assert!(
+                forged.body.contains("cross-origin request refused") && forged.set_cookie.is_none(),
+                "{name}: {}",
+                forged.body
+            );
+            let forged = call_with(demo, "POST", "/logout", Some(&cookie), None, headers).await;
+            assert_eq!(forged.status, StatusCode::FORBIDDEN, "{name}: {headers:?}");
+            let alive = call(demo, "GET", "/api/peek", Some(&cookie), None).await;
+            assert_eq!(
+                alive.status,
+                StatusCode::OK,
+                "{name}: the forged logout changed nothing"
+            );
+        }
+        let same_origin = [
+            ("sec-fetch-site", "same-origin"),
+            ("origin", demo.base.as_str()),
+        ];
+        let browser = call_with(demo, "POST", "/login", None, Some(login), &same_origin).await;
+        assert_eq!(
+            browser.status,
+            StatusCode::SEE_OTHER,
+            "{name}: a same-origin login"
+        );
 
         let logout = call(demo, "POST", "/logout", Some(&cookie), None).await;
         assert_eq!(

@@ -164,8 +164,26 @@ mod conformance {
         response
     }
 
-    fn route(path: &str, session: &mut LentSession<S>) -> String {
-        match path {
+    fn route(request: &Request<Incoming>, session: &mut LentSession<S>) -> (StatusCode, String) {
+        let path = request.uri().path();
+        match (request.method().as_str(), path) {
+            ("GET", "/fail") => {
+                session.data_mut().counter += 1;
+                return (StatusCode::INTERNAL_SERVER_ERROR, "failed".into());
+            }
+            ("GET", "/csrf") => return (StatusCode::OK, session.data_mut().csrf.issue()),
+            ("POST", "/csrf") => {
+                let token = request.headers().get("x-csrf-token");
+                let token = token.and_then(|t| t.to_str().ok());
+                return if token.is_some_and(|t| session.csrf.verify(t)) {
+                    (StatusCode::OK, "ok".into())
+                } else {
+                    (StatusCode::FORBIDDEN, "bad token".into())
+                };
+            }
+            _ => {}
+        }
+        let body = match path {
             "/write" => {
                 session.data_mut().counter += 1;
                 session.counter.to_string()
@@ -197,7 +215,8 @@ mod conformance {
                 .take()
                 .unwrap_or_else(|| "none".into()),
             _ => session.counter.to_string(),
-        }
+        };
+        (StatusCode::OK, body)
     }
 
     async fn handle(
@@ -212,8 +231,8 @@ mod conformance {
             return text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string());
         };
         with_session::<S, _, _>(&manager, request, |request, mut session| async move {
-            let body = route(request.uri().path(), &mut session);
-            text(StatusCode::OK, body)
+            let (status, body) = route(&request, &mut session);
+            text(status, body)
         })
         .await
     }

@@ -6,6 +6,7 @@ use time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 use crate::cookie::CookieSettings;
+use crate::cross_origin::CrossOriginProtection;
 use crate::error::ConfigError;
 use crate::keyring::{Keyring, RotationPolicy};
 use crate::store::SessionStore;
@@ -22,6 +23,7 @@ use crate::store::SessionStore;
 /// | clock skew allowed | 60 seconds |
 /// | encryption | off (signed only; turn on when the data must stay unreadable) |
 /// | rotation | tokens from older keys accepted and re-issued |
+/// | cross-origin protection | on: state-changing requests a browser sent from another site get 403 |
 ///
 /// ```
 /// use session_core::{Keyring, SessionConfig, SessionManager};
@@ -49,6 +51,7 @@ pub struct SessionConfig {
     pub(crate) purpose: String,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
+    pub(crate) cross_origin: CrossOriginProtection,
 }
 
 const MAX_TIMEOUT: Duration = Duration::days(3650);
@@ -68,6 +71,7 @@ impl SessionConfig {
             purpose: String::new(),
             clock: Arc::new(SystemClock),
             store: None,
+            cross_origin: CrossOriginProtection::new(),
         }
     }
 
@@ -148,6 +152,18 @@ impl SessionConfig {
         self
     }
 
+    /// Sets the cross-origin request protection (on by default): trusted origins, exempt
+    /// paths, or [`CrossOriginProtection::disabled`].
+    pub fn cross_origin(mut self, protection: CrossOriginProtection) -> Self {
+        self.cross_origin = protection;
+        self
+    }
+
+    /// The cross-origin request protection.
+    pub fn cross_origin_protection(&self) -> &CrossOriginProtection {
+        &self.cross_origin
+    }
+
     /// The keyring.
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
@@ -169,6 +185,7 @@ impl SessionConfig {
     /// The first [`ConfigError`] found.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.cookie.validate()?;
+        self.cross_origin.validate()?;
         let check = |setting: &'static str, value: Duration| {
             if value < Duration::SECOND || value > MAX_TIMEOUT {
                 Err(ConfigError::InvalidTimeout {

@@ -75,6 +75,28 @@ impl CookieSettings {
         self
     }
 
+    /// The recommended hardening, in one call: prefixes the name with `__Host-` (e.g.
+    /// `__Host-session`) and keeps what the prefix requires (`Secure`, `Path=/`, no
+    /// `Domain`). Browsers then refuse the cookie from anywhere but this host over HTTPS, so
+    /// a sibling subdomain (or a plain-http response) cannot plant or overwrite it.
+    ///
+    /// ```
+    /// use session_core::CookieSettings;
+    ///
+    /// let cookie = CookieSettings::default().host_prefixed();
+    /// assert_eq!(cookie.cookie_name(), "__Host-session");
+    /// assert!(cookie.validate().is_ok());
+    /// ```
+    pub fn host_prefixed(mut self) -> Self {
+        if !self.name.starts_with("__Host-") {
+            self.name = format!("__Host-{}", self.name);
+        }
+        self.path = "/".to_owned();
+        self.domain = None;
+        self.secure = true;
+        self
+    }
+
     /// Sets the `Path` attribute (default `/`).
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
@@ -285,6 +307,15 @@ mod tests {
             Err(ConfigError::PrefixWithoutSecure { .. })
         ));
         assert!(base().name("__Host-s").validate().is_ok());
+        let hardened = base()
+            .name("s")
+            .path("/app")
+            .domain("example.com")
+            .secure(false)
+            .host_prefixed();
+        assert_eq!(hardened.cookie_name(), "__Host-s");
+        assert!(hardened.validate().is_ok(), "{hardened:?}");
+        assert_eq!(hardened.clone().host_prefixed(), hardened, "idempotent");
         assert!(matches!(
             base().name("bad name").validate(),
             Err(ConfigError::InvalidCookieName { .. })

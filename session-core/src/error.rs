@@ -36,8 +36,10 @@ pub enum KeyError {
     /// The key text is empty.
     #[error("the key is empty; {KEYGEN_HINT}")]
     Empty,
-    /// The key text is not base64.
-    #[error("the key is not base64 (standard or URL-safe, padded or not); {KEYGEN_HINT}")]
+    /// The key text is neither hex nor base64.
+    #[error(
+        "the key is neither hex (only hex digits, an even number of them) nor base64 (standard or URL-safe, padded or not); {KEYGEN_HINT}"
+    )]
     NotBase64,
     /// Fewer than 32 bytes of key material.
     #[error(
@@ -58,15 +60,34 @@ pub enum KeyError {
         /// How many distinct byte values the key has.
         distinct: usize,
     },
+    /// The key is a block of bytes repeated.
+    #[error(
+        "the key repeats a {period}-byte block, a pattern rather than random bytes; {KEYGEN_HINT}"
+    )]
+    RepeatedBlock {
+        /// The length of the block.
+        period: usize,
+    },
+    /// The key is a sequence: each byte is the one `period` places before it plus `step`.
+    #[error(
+        "the key is a sequence (each byte is the byte {period} before it plus {step}), not random bytes; {KEYGEN_HINT}"
+    )]
+    Sequence {
+        /// How many bytes apart the bytes that determine each other are (1 for `0, 1, 2, ...`).
+        period: usize,
+        /// What each byte adds, wrapping (255 for a descending sequence).
+        step: u8,
+    },
     /// The key is a known placeholder from documentation or examples.
     #[error("the key contains the placeholder {word:?}, which attackers try first; {KEYGEN_HINT}")]
     Placeholder {
         /// The placeholder found.
         word: &'static str,
     },
-    /// The key is readable text, so it was typed rather than generated.
+    /// The key's text is easy to guess (words, names, dates, keyboard runs), so it was typed
+    /// rather than generated.
     #[error(
-        "the key looks typed by hand (readable text, or base64 without both upper and lower case letters); keys must be random bytes; {KEYGEN_HINT}"
+        "the key looks typed by hand: its text is easy to guess (words, names, dates, keyboard runs or repeats, as the zxcvbn estimator judges it); keys must be random bytes; {KEYGEN_HINT}"
     )]
     LooksTyped,
     /// A key id has characters or a length that tokens cannot carry.
@@ -145,8 +166,8 @@ pub enum KeyringError {
         /// The second id.
         second: String,
     },
-    /// A key file is readable by other users.
-    #[error("key file {path} has mode {mode:o} and can be read by other users; run `chmod 600 {path}`", path = path.display())]
+    /// A key file is readable (or writable) by other users.
+    #[error("key file {path} has mode {mode:o}, which lets other users read or change it; run `chmod 600 {path}`", path = path.display())]
     FileTooOpen {
         /// The file.
         path: PathBuf,
@@ -250,6 +271,24 @@ pub enum ConfigError {
     InvalidPurpose {
         /// The purpose.
         purpose: String,
+    },
+    /// A trusted origin of the cross-origin protection is not `scheme://host[:port]`.
+    #[error(
+        "trusted origin {origin:?} is invalid: {problem}; write it as a browser sends it, e.g. \"https://app.example.com\""
+    )]
+    InvalidTrustedOrigin {
+        /// The origin as configured.
+        origin: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// An exempt path of the cross-origin protection is not a plain absolute path.
+    #[error(
+        "exempt path {path:?} is invalid: it must start with `/` and have no `.` or `..` segment, `//`, backslash or percent-encoded dot or slash; end it with `/` to exempt everything under it"
+    )]
+    InvalidExemptPath {
+        /// The path as configured.
+        path: String,
     },
 }
 

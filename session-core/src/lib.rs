@@ -35,7 +35,8 @@
 //!
 //! # What is where
 //! - At the root: what an application uses. [`SessionData`] (trait and derive), [`Schema`],
-//!   [`Expiring`] and [`Flash`] fields; [`SessionConfig`], [`CookieSettings`], [`SameSite`];
+//!   [`Expiring`] and [`Flash`] fields, [`CsrfToken`]; [`SessionConfig`], [`CookieSettings`],
+//!   [`SameSite`], [`CrossOriginProtection`];
 //!   [`Key`], [`KeyId`], [`Keyring`], [`RotationPolicy`]; [`SessionManager`] and the
 //!   per-request [`SessionHandle`] with its [`LoadStatus`]; [`Rejection`] (why a cookie was
 //!   refused); the operator errors [`ConfigError`], [`KeyError`], [`KeyringError`] and
@@ -63,6 +64,8 @@ pub mod adapter;
 mod clock;
 mod config;
 mod cookie;
+mod cross_origin;
+mod csrf;
 mod error;
 mod key;
 mod keyring;
@@ -75,6 +78,8 @@ mod token;
 pub use crate::clock::{Clock, ManualClock};
 pub use crate::config::SessionConfig;
 pub use crate::cookie::{CookieSettings, SameSite};
+pub use crate::cross_origin::CrossOriginProtection;
+pub use crate::csrf::CsrfToken;
 pub use crate::error::{ConfigError, KeyError, KeyringError, SessionError};
 pub use crate::key::{Key, KeyId};
 pub use crate::keyring::{Keyring, RotationPolicy};

@@ -26,7 +26,10 @@ pub enum Rejection {
     UnknownKey,
     /// The token was signed by an older key and the policy accepts only the current key.
     RetiredKey,
-    /// The signature is valid for another purpose (another cookie name or application).
+    /// The signature does not match, and the token's purpose tag names another cookie or
+    /// application. The tag sits outside any valid signature, so it is only a hint: the
+    /// token may as well be forged with that byte chosen. Logged at `warn` like a bad
+    /// signature.
     WrongPurpose,
     /// The signature does not match: the token was altered or forged.
     BadSignature,
@@ -119,7 +122,6 @@ impl Rejection {
                 | Self::ExpiredIdle
                 | Self::SchemaMismatch(_)
                 | Self::RetiredKey
-                | Self::UnknownKey
                 | Self::UnknownSession
         )
     }
@@ -144,11 +146,15 @@ impl fmt::Display for Rejection {
             Self::UnsupportedFormat { version } => {
                 write!(f, "unsupported token format version {version}")
             }
-            Self::UnknownKey => f.write_str("signed with a key id that is not in the keyring"),
+            Self::UnknownKey => f.write_str(
+                "names a key id that is not in the keyring (a forgery, or a token of a key that was removed)",
+            ),
             Self::RetiredKey => {
                 f.write_str("signed with a retired key and the policy accepts only the current key")
             }
-            Self::WrongPurpose => f.write_str("signed for another cookie or application"),
+            Self::WrongPurpose => f.write_str(
+                "signature does not match; its unsigned purpose tag names another cookie or application, which is only a hint (altered, forged, or minted for another cookie)",
+            ),
             Self::BadSignature => f.write_str("signature does not match (altered or forged)"),
             Self::DecryptionFailed => {
                 f.write_str("signature matches but the payload does not decrypt")

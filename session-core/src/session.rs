@@ -213,7 +213,8 @@ impl SessionManager {
 
     /// Loads the session from the values of the request's `Cookie` headers.
     ///
-    /// Several cookies with the session's name: the first one accepted wins. When none is
+    /// Several cookies with the session's name: the most recently issued of the ones that
+    /// verify wins (at most 8 are opened, and in store mode at most 3 looked up). When none is
     /// accepted, one `tracing` event records why the first was refused and the session starts
     /// empty; a client can never make this fail.
     ///

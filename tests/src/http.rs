@@ -66,15 +66,42 @@ pub fn send(base: &str, method: &str, path: &str, cookie: Option<&str>) -> Answe
 /// When the server cannot be reached, the bytes cannot be a header value (control
 /// characters), or the answer is not text.
 pub fn send_bytes(base: &str, method: &str, path: &str, cookies: &[&[u8]]) -> Answer {
+    send_with_headers(base, method, path, cookies, &[])
+}
+
+/// [`send`] with more headers (e.g. `Origin`, `Sec-Fetch-Site`, a CSRF token header), and
+/// any method.
+///
+/// # Panics
+/// As [`send_bytes`], and when `method` is not a method token.
+pub fn send_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let cookies: Vec<&[u8]> = cookie.map(str::as_bytes).into_iter().collect();
+    send_with_headers(base, method, path, &cookies, headers)
+}
+
+fn send_with_headers(
+    base: &str,
+    method: &str,
+    path: &str,
+    cookies: &[&[u8]],
+    headers: &[(&str, &str)],
+) -> Answer {
     let client = client();
     let url = format!("{base}{path}");
-    let mut request = match method {
-        "POST" => client.post(url),
-        _ => client.get(url),
-    };
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+    let mut request = client.request(method.clone(), url);
     for cookie in cookies {
         let value = reqwest::header::HeaderValue::from_bytes(cookie).expect("a header value");
         request = request.header("cookie", value);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let response = request
         .send()

@@ -473,7 +473,8 @@ async fn per_user_index() {
     expected.sort();
     assert_eq!(members, expected);
 
-    // The index lives as long as its longest-lived member: a shorter expiry does not cut it.
+    // The index lives as long as its longest-lived member: a shorter deadline does not cut
+    // it, and the member with the shorter one is no longer listed past it.
     let soon = OffsetDateTime::now_utc() + time::Duration::seconds(1);
     store
         .index_add("carol", &keys[4], in_an_hour())
@@ -482,8 +483,66 @@ async fn per_user_index() {
     store.index_add("carol", &keys[5], soon).await.expect("add");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
-        store.index_members("carol").await.expect("members").len(),
-        2
+        store.index_members("carol").await.expect("members"),
+        vec![keys[4]]
+    );
+}
+
+/// The security review's case: many logins of one user. The index item stays small (at most
+/// the cap, ended entries dropped whenever it is rewritten), far from memcached's 1 MB item
+/// limit, and its memcached expiry follows its latest live deadline.
+#[tokio::test]
+async fn the_user_index_item_stays_small_and_expires_with_its_sessions() {
+    let Some(server) = Memcached::start() else {
+        return;
+    };
+    let store = server.store().await.with_max_sessions_per_user(50);
+    let soon = OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    for _ in 0..500 {
+        store
+            .index_add("alice", &new_key(), soon)
+            .await
+            .expect("add");
+    }
+    assert_eq!(
+        store.index_members("alice").await.expect("members").len(),
+        50
+    );
+    // `mg <key> s t`: "HD s<size> t<seconds left>".
+    let meta = |server: &Memcached| server.command("mg session:user:alice s t");
+    let answer = meta(&server);
+    let flag = |answer: &str, flag: char| -> i64 {
+        answer
+            .split(' ')
+            .find_map(|part| part.strip_prefix(flag))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {flag} in {answer:?}"))
+    };
+    assert!(flag(&answer, 's') < 50 * 48, "{answer}");
+    assert!(
+        (1..=4).contains(&flag(&answer, 't')),
+        "expires with its latest session (2 s, plus memcached's margin): {answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let key = new_key();
+    store
+        .index_add("alice", &key, in_an_hour())
+        .await
+        .expect("add");
+    assert_eq!(
+        store.index_members("alice").await.expect("members"),
+        vec![key]
+    );
+    let answer = meta(&server);
+    assert!(
+        flag(&answer, 's') < 100,
+        "the ended entries were dropped: {answer}"
+    );
+    assert!(flag(&answer, 't') > 3500, "{answer}");
+    store.index_remove("alice", &key).await.expect("remove");
+    assert!(
+        !server.holds("session:user:alice"),
+        "gone with its last entry"
     );
 }
 

@@ -47,7 +47,9 @@ use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transfor
 use actix_web::http::StatusCode;
 use actix_web::http::header::{COOKIE, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use session_core::adapter::{HeaderAction, LentSession, RequestFacts, RequestSession};
+use session_core::adapter::{
+    Failure, HeaderAction, LentSession, Outcome, RequestFacts, RequestSession,
+};
 session_core::adapter::reexport_application_api!();
 
 session_core::adapter::middleware! {
@@ -97,7 +99,7 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         // Names are static: `from_static` builds them without parsing into an allocation.
-        let facts = RequestFacts::from_headers(|name| {
+        let facts = RequestFacts::new(request.method().as_str(), request.path(), |name| {
             let name = HeaderName::from_static(name);
             request.headers().get(name).map(HeaderValue::as_bytes)
         })
@@ -105,36 +107,56 @@ where
         // A server bound with TLS (`bind_rustls_*`, `bind_openssl`) knows it; the request line
         // of HTTP/1 carries no scheme.
         .scheme(request.app_config().secure().then_some("https"));
-        let session = RequestSession::<T>::new(self.manager.clone(), &facts);
+        let session = match RequestSession::<T>::new(self.manager.clone(), &facts) {
+            Ok(session) => session,
+            // Refused before the handler (a cross-origin request): answer core's outcome.
+            Err(refusal) => {
+                let failed = refusal
+                    .failure()
+                    .map_or_else(|| HttpResponse::Forbidden().finish(), failure_response);
+                let mut response = request.into_response(failed).map_into_right_body();
+                apply_headers(&mut response, refusal);
+                return Box::pin(ready(Ok(response)));
+            }
+        };
         request.extensions_mut().insert(Arc::clone(&session));
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let response = service.call(request).await?;
-            let outcome = session.finish().await;
+            let outcome = session.finish(response.status().as_u16()).await;
             let mut response = match outcome.failure() {
                 None => response.map_into_left_body(),
-                Some(failure) => {
-                    let status = StatusCode::from_u16(failure.status())
-                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    let failed = HttpResponse::build(status).body(failure.body());
-                    response.into_response(failed).map_into_right_body()
-                }
+                Some(failure) => response
+                    .into_response(failure_response(failure))
+                    .map_into_right_body(),
             };
-            let headers = response.headers_mut();
-            outcome.apply_headers(|name, value, action| {
-                let Ok(value) = HeaderValue::try_from(value) else {
-                    return;
-                };
-                let name = HeaderName::from_static(name);
-                match action {
-                    HeaderAction::Append => headers.append(name, value),
-                    HeaderAction::IfAbsent if headers.contains_key(&name) => {}
-                    _ => drop(headers.insert(name, value)),
-                }
-            });
+            apply_headers(&mut response, outcome);
             Ok(response)
         })
     }
+}
+
+/// The response that replaces the handler's.
+fn failure_response(failure: Failure) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status).body(failure.body())
+}
+
+/// Applies core's headers to the response.
+fn apply_headers<B>(response: &mut ServiceResponse<B>, outcome: Outcome) {
+    let headers = response.headers_mut();
+    outcome.apply_headers(|name, value, action| {
+        let Ok(value) = HeaderValue::try_from(value) else {
+            return;
+        };
+        let name = HeaderName::from_static(name);
+        match action {
+            HeaderAction::Append => headers.append(name, value),
+            HeaderAction::IfAbsent if headers.contains_key(&name) => {}
+            _ => drop(headers.insert(name, value)),
+        }
+    });
 }
 
 /// The session of the current request, typed as `T`. Derefs to

@@ -104,18 +104,30 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // Names are static: `from_static` builds them without parsing into an allocation.
-        let facts = RequestFacts::from_headers(|name| {
+        let facts = RequestFacts::new(request.method().as_str(), request.uri().path(), |name| {
             let name = HeaderName::from_static(name);
             request.headers().get(name).map(HeaderValue::as_bytes)
         })
         .scheme(request.uri().scheme_str())
         .authority(request.uri().authority().map(http::uri::Authority::as_str));
-        let session = RequestSession::<T>::new(self.manager.clone(), &facts);
+        let session = match RequestSession::<T>::new(self.manager.clone(), &facts) {
+            Ok(session) => session,
+            // Refused before the handler (a cross-origin request): answer core's outcome.
+            Err(refusal) => {
+                let mut response = http::Response::new(ResBody::from(""));
+                refusal.apply_to_response(&mut response);
+                return Box::pin(std::future::ready(Ok(response)));
+            }
+        };
         request.extensions_mut().insert(Arc::clone(&session));
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut response = response.await?;
-            session.finish().await.apply_to_response(&mut response);
+            let status = response.status().as_u16();
+            session
+                .finish(status)
+                .await
+                .apply_to_response(&mut response);
             Ok(response)
         })
     }

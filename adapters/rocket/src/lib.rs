@@ -36,10 +36,14 @@
 use std::sync::Arc;
 
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{Header, Status};
+use rocket::http::uri::Origin;
+use rocket::http::{Header, Method, Status};
 use rocket::request::{FromRequest, Outcome};
-use rocket::{Data, Request, Response};
-use session_core::adapter::{HeaderAction, LendError, LentSession, RequestFacts, RequestSession};
+use rocket::route::Route;
+use rocket::{Build, Data, Request, Response, Rocket};
+use session_core::adapter::{
+    HeaderAction, LendError, LentSession, Outcome as SessionOutcome, RequestFacts, RequestSession,
+};
 session_core::adapter::reexport_application_api!();
 
 /// Why a [`Session<T>`] guard failed: the fairing is missing (500, logged), the session was
@@ -55,44 +59,93 @@ session_core::adapter::middleware! {
 /// What the request-local cache holds: `None` when the fairing is not attached.
 type Cached<T> = Option<Arc<RequestSession<T>>>;
 
+/// Where the fairing sends a request it refused before any handler (Rocket's fairings cannot
+/// answer a request themselves): a route of its own, mounted at ignite, ranked ahead of every
+/// application route, so no application handler runs.
+const REFUSED_PATH: &str = "/__session/refused-before-handler";
+const REFUSED_ROUTE: &str = "session: request refused before the handler";
+
+/// The outcome of a request refused before its handler, in the request-local cache.
+struct Refused(Option<SessionOutcome>);
+
 #[rocket::async_trait]
 impl<T: SessionData> Fairing for SessionFairing<T> {
     fn info(&self) -> Info {
         Info {
             name: "typed sessions",
-            kind: Kind::Request | Kind::Response,
+            kind: Kind::Ignite | Kind::Request | Kind::Response,
         }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> rocket::fairing::Result {
+        if rocket
+            .routes()
+            .any(|route| route.name.as_deref() == Some(REFUSED_ROUTE))
+        {
+            return Ok(rocket);
+        }
+        let mut route = Route::ranked(isize::MIN, Method::Post, REFUSED_PATH, refused);
+        route.name = Some(REFUSED_ROUTE.into());
+        Ok(rocket.mount("/", vec![route]))
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
-        let facts =
-            RequestFacts::from_headers(|name| request.headers().get_one(name).map(str::as_bytes))
-                // Always false unless Rocket's `tls` feature is on and configured.
-                .scheme(request.rocket().config().tls_enabled().then_some("https"));
-        let session = RequestSession::<T>::new(self.manager.clone(), &facts);
-        request.local_cache(|| -> Cached<T> { Some(session) });
+        let started = {
+            let facts = RequestFacts::new(
+                request.method().as_str(),
+                request.uri().path().as_str(),
+                |name| request.headers().get_one(name).map(str::as_bytes),
+            )
+            // Always false unless Rocket's `tls` feature is on and configured.
+            .scheme(request.rocket().config().tls_enabled().then_some("https"));
+            RequestSession::<T>::new(self.manager.clone(), &facts)
+        };
+        match started {
+            Ok(session) => {
+                request.local_cache(|| -> Cached<T> { Some(session) });
+            }
+            Err(refusal) => {
+                request.local_cache(|| Refused(Some(refusal)));
+                request.set_method(Method::Post);
+                request.set_uri(Origin::parse(REFUSED_PATH).expect("a valid path"));
+            }
+        }
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        if let Some(refusal) = &request.local_cache(|| Refused(None)).0 {
+            apply(refusal.clone(), response);
+            return;
+        }
         let Some(session) = request.local_cache(|| -> Cached<T> { None }).clone() else {
             return;
         };
-        let outcome = session.finish().await;
-        if let Some(failure) = outcome.failure() {
-            let body = failure.body();
-            *response = Response::new();
-            response.set_status(Status::new(failure.status()));
-            response.set_sized_body(body.len(), std::io::Cursor::new(body));
-        }
-        outcome.apply_headers(|name, value, action| {
-            let header = Header::new(name, value.to_owned());
-            match action {
-                HeaderAction::Append => response.adjoin_header(header),
-                HeaderAction::IfAbsent if response.headers().contains(name) => {}
-                _ => drop(response.set_header(header)),
-            }
-        });
+        let status = response.status().code;
+        apply(session.finish(status).await, response);
     }
+}
+
+/// The handler of [`REFUSED_PATH`]; `on_response` writes the refusal over its answer.
+fn refused<'r>(request: &'r Request<'_>, _data: Data<'r>) -> rocket::route::BoxFuture<'r> {
+    rocket::route::Outcome::from(request, Status::Forbidden).pin()
+}
+
+/// Applies core's outcome: its failure replaces the response, then its headers.
+fn apply(outcome: SessionOutcome, response: &mut Response<'_>) {
+    if let Some(failure) = outcome.failure() {
+        let body = failure.body();
+        *response = Response::new();
+        response.set_status(Status::new(failure.status()));
+        response.set_sized_body(body.len(), std::io::Cursor::new(body));
+    }
+    outcome.apply_headers(|name, value, action| {
+        let header = Header::new(name, value.to_owned());
+        match action {
+            HeaderAction::Append => response.adjoin_header(header),
+            HeaderAction::IfAbsent if response.headers().contains(name) => {}
+            _ => drop(response.set_header(header)),
+        }
+    });
 }
 
 /// The session of the current request, typed as `T`. Derefs to

@@ -66,15 +66,25 @@ impl<T: SessionData> Handler for SessionHandler<T> {
         res: &mut Response,
         ctrl: &mut FlowCtrl,
     ) {
-        let facts =
-            RequestFacts::from_headers(|name| req.headers().get(name).map(HeaderValue::as_bytes))
-                // The URI's scheme, or `https` when the listener terminates TLS (salvo sets it).
-                .scheme(Some(req.scheme().as_str()))
-                .authority(req.uri().authority().map(Authority::as_str));
-        let session = RequestSession::<T>::new(self.manager.clone(), &facts);
-        depot.inject(Arc::clone(&session));
-        ctrl.call_next(req, depot, res).await;
-        let outcome = session.finish().await;
+        let facts = RequestFacts::new(req.method().as_str(), req.uri().path(), |name| {
+            req.headers().get(name).map(HeaderValue::as_bytes)
+        })
+        // The URI's scheme, or `https` when the listener terminates TLS (salvo sets it).
+        .scheme(Some(req.scheme().as_str()))
+        .authority(req.uri().authority().map(Authority::as_str));
+        let outcome = match RequestSession::<T>::new(self.manager.clone(), &facts) {
+            Ok(session) => {
+                depot.inject(Arc::clone(&session));
+                ctrl.call_next(req, depot, res).await;
+                let status = res.status_code.unwrap_or(StatusCode::OK).as_u16();
+                session.finish(status).await
+            }
+            // Refused before the handler (a cross-origin request): answer core's outcome.
+            Err(refusal) => {
+                ctrl.skip_rest();
+                refusal
+            }
+        };
         if let Some(failure) = outcome.failure() {
             // A fresh response, as in the other adapters: nothing of the handler's is kept.
             *res = Response::new();

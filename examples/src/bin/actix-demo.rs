@@ -2,7 +2,7 @@
 //! <http://localhost:3000>. Same routes, pages and JSON as `axum-demo`.
 
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, guard, web};
 use examples::{AppSession, LoginForm};
 use session_actix::{Session, SessionMiddleware};
 
@@ -52,6 +52,12 @@ async fn peek(mut session: Session<AppSession>) -> HttpResponse {
     json(status, body)
 }
 
+/// A route for `GET` that also answers `HEAD`, as axum and Rocket do for GET routes
+/// (actix-web's `web::get()` matches `GET` only).
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 fn main() {
     examples::init_logging();
     let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
@@ -66,11 +72,11 @@ fn main() {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware.clone())
-                .route("/", web::get().to(home))
+                .route("/", get_or_head().to(home))
                 .route("/login", web::post().to(login))
                 .route("/logout", web::post().to(logout))
-                .route("/api/me", web::get().to(me))
-                .route("/api/peek", web::get().to(peek))
+                .route("/api/me", get_or_head().to(me))
+                .route("/api/peek", get_or_head().to(peek))
         })
         .bind(addr)
         .unwrap_or_else(|e| examples::exit_with(&format!("cannot listen on {addr}: {e}")));

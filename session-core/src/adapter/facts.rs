@@ -5,15 +5,19 @@
 /// ```
 /// use session_core::adapter::RequestFacts;
 ///
-/// // In an adapter: look headers up by their lowercase name.
+/// // In an adapter: the method, the path, and a lookup of headers by lowercase name.
 /// let headers = [("host", "shop.example.com"), ("x-forwarded-proto", "https")];
-/// let facts = RequestFacts::from_headers(|name| {
+/// let facts = RequestFacts::new("POST", "/login", |name| {
 ///     headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_bytes())
 /// });
 /// assert!(!facts.is_plain_http_from_remote_host());
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct RequestFacts<'a> {
+    method: &'a str,
+    path: &'a str,
+    origin: Option<&'a [u8]>,
+    sec_fetch_site: Option<&'a [u8]>,
     scheme: Option<&'a str>,
     host: Option<&'a [u8]>,
     forwarded_proto: Option<&'a [u8]>,
@@ -21,12 +25,22 @@ pub struct RequestFacts<'a> {
 }
 
 impl<'a> RequestFacts<'a> {
-    /// Reads the facts from the request's headers. `header` answers the first value of the
-    /// header with the given lowercase name, as bytes, or `None` when the request has none.
-    /// Core decides which headers it reads, so an adapter never needs to change when core
-    /// reads one more.
-    pub fn from_headers(header: impl Fn(&'static str) -> Option<&'a [u8]>) -> Self {
+    /// Reads the facts from the request's method (e.g. `POST`), its path (without the query)
+    /// and its headers. `header` answers the first value of the header with the given
+    /// lowercase name, as bytes, or `None` when the request has none. Core decides which
+    /// headers it reads, so an adapter never needs to change when core reads one more.
+    pub fn new(
+        method: &'a str,
+        path: &'a str,
+        header: impl Fn(&'static str) -> Option<&'a [u8]>,
+    ) -> Self {
+        // Only state-changing requests need the cross-origin headers.
+        let unsafe_method = is_unsafe_method(method);
         Self {
+            method,
+            path,
+            origin: unsafe_method.then(|| header("origin")).flatten(),
+            sec_fetch_site: unsafe_method.then(|| header("sec-fetch-site")).flatten(),
             scheme: None,
             host: header("host"),
             forwarded_proto: header("x-forwarded-proto"),
@@ -52,6 +66,36 @@ impl<'a> RequestFacts<'a> {
             self.host = Some(authority.as_bytes());
         }
         self
+    }
+
+    /// The request method.
+    pub(crate) fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request path, without the query.
+    pub(crate) fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// Whether the method may change state: anything but `GET`, `HEAD` and `OPTIONS`.
+    pub(crate) fn is_unsafe_method(&self) -> bool {
+        is_unsafe_method(self.method)
+    }
+
+    /// The `Origin` header (read for state-changing methods only).
+    pub(crate) fn origin(&self) -> Option<&'a [u8]> {
+        self.origin
+    }
+
+    /// The `Sec-Fetch-Site` header (read for state-changing methods only).
+    pub(crate) fn sec_fetch_site(&self) -> Option<&'a [u8]> {
+        self.sec_fetch_site
+    }
+
+    /// The `Host` header, or the `:authority` when the request carried one.
+    pub(crate) fn host(&self) -> Option<&'a [u8]> {
+        self.host
     }
 
     /// Whether the request looks like plain HTTP from a host other than localhost, with no
@@ -87,4 +131,8 @@ impl<'a> RequestFacts<'a> {
             || name.starts_with("127.")
             || name == "::1")
     }
+}
+
+fn is_unsafe_method(method: &str) -> bool {
+    !matches!(method, "GET" | "HEAD" | "OPTIONS")
 }

@@ -99,10 +99,10 @@ macro_rules! __reexport_application_api {
         pub use $crate as __session_core;
         #[doc(inline)]
         pub use $crate::{
-            ConfigError, CookieSettings, Expiring, Flash, Key, KeyError, Keyring, KeyringError,
-            LoadStatus, ManualClock, Rejection, RotationPolicy, SameSite, Schema, SessionConfig,
-            SessionData, SessionError, SessionHandle, SessionManager, assert_schema, session,
-            store, time,
+            ConfigError, CookieSettings, CrossOriginProtection, CsrfToken, Expiring, Flash, Key,
+            KeyError, Keyring, KeyringError, LoadStatus, ManualClock, Rejection, RotationPolicy,
+            SameSite, Schema, SessionConfig, SessionData, SessionError, SessionHandle,
+            SessionManager, assert_schema, session, store, time,
         };
     };
 }

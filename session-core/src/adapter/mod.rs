@@ -3,13 +3,16 @@
 //!
 //! An adapter does four things per request, and nothing else:
 //!
-//! 1. **Before the handler**, build the request's [`RequestFacts`] from its headers and start a
-//!    [`RequestSession`], stored where the extractor finds it (the request's extensions):
-//!    `RequestSession::<T>::new(manager, &facts)`.
+//! 1. **Before the handler**, build the request's [`RequestFacts`] from its method, path and
+//!    headers and start a [`RequestSession`], stored where the extractor finds it (the
+//!    request's extensions): `RequestSession::<T>::new(manager, &facts)`. When that returns
+//!    an `Err(outcome)`, the cross-origin protection refused the request: do not call the
+//!    handler, answer the outcome's [`Failure`] and headers.
 //! 2. **In the extractor**, [`lend`](RequestSession::lend) the session to the handler with the
 //!    request's `Cookie` header values (as bytes). The first call loads it; routes that never
 //!    ask for the session pay nothing. A [`LendError`] carries the status and body to answer.
-//! 3. **After the handler**, call [`finish`](RequestSession::finish) and apply the [`Outcome`]:
+//! 3. **After the handler**, call [`finish`](RequestSession::finish) with the handler's status
+//!    code and apply the [`Outcome`]:
 //!    when it has a [`Failure`], replace the response by its status and body; then apply every
 //!    [`HeaderChange`] to the response.
 //! 4. **Deref glue**: the adapter's `Session<T>` wraps the [`LentSession<T>`] and derefs to the

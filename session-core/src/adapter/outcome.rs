@@ -47,15 +47,17 @@ impl HeaderChange {
     }
 }
 
-/// A response that replaces the handler's: the session could not be loaded or saved.
+/// A response that replaces the handler's: the request was refused before the handler, or the
+/// session could not be loaded or saved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failure {
-    pub(super) status: u16,
-    pub(super) body: &'static str,
+    pub(crate) status: u16,
+    pub(crate) body: &'static str,
 }
 
 impl Failure {
-    /// The HTTP status: 503 when the store is unavailable, 500 otherwise.
+    /// The HTTP status: 403 for a cross-origin request refused before the handler, 503 when
+    /// the store is unavailable, 500 otherwise.
     pub fn status(&self) -> u16 {
         self.status
     }

@@ -83,16 +83,26 @@ impl LendError {
 }
 
 impl<T: SessionData> RequestSession<T> {
-    /// Starts the session of a request described by `facts`.
-    pub fn new(manager: SessionManager, facts: &RequestFacts<'_>) -> Arc<Self> {
+    /// Starts the session of a request described by `facts`, or refuses the request before
+    /// its handler runs.
+    ///
+    /// # Errors
+    /// The [`Outcome`] to answer instead of calling the handler (a [`Failure`] with status
+    /// `403` and a body saying why, and its headers) when the cross-origin protection refuses
+    /// the request: a state-changing request a browser sent from another site. Already
+    /// logged as one `warn` event.
+    pub fn new(manager: SessionManager, facts: &RequestFacts<'_>) -> Result<Arc<Self>, Outcome> {
+        if let Err(refusal) = manager.config().cross_origin.check(facts) {
+            return Err(Outcome::failed(refusal.failure()));
+        }
         let cookie_dropped_by_browsers =
             manager.cookie_settings().is_secure() && facts.is_plain_http_from_remote_host();
-        Arc::new(Self {
+        Ok(Arc::new(Self {
             manager,
             cookie_dropped_by_browsers,
             state: Mutex::new(State::Untouched),
             refused: std::sync::OnceLock::new(),
-        })
+        }))
     }
 
     /// The error an extractor answers when it finds no `RequestSession<T>`: the middleware is
@@ -151,21 +161,26 @@ impl<T: SessionData> RequestSession<T> {
         })
     }
 
-    /// After the handler: saves the session if a handler used it and answers what the
-    /// response must get. When a handler loaded the session, the response varies by `Cookie`
-    /// and is `Cache-Control: private` (unless the application set its own), or `no-store`
-    /// when it sets the cookie. Logs the "Secure cookie over plain HTTP" warning when it applies,
-    /// and one error event when saving fails. When a [`lend`](Self::lend) failed, the outcome
-    /// is that failure, whatever the framework made of the extractor's error.
-    pub async fn finish(&self) -> Outcome {
-        let outcome = self.save().await;
+    /// After the handler, given the status it answered: saves the session if a handler used
+    /// it and answers what the response must get. When a handler loaded the session, the
+    /// response varies by `Cookie` and is `Cache-Control: private` (unless the application
+    /// set its own), or `no-store` when it sets the cookie. Logs the "Secure cookie over plain
+    /// HTTP" warning when it applies, and one error event when saving fails. When a
+    /// [`lend`](Self::lend) failed, the outcome is that failure, whatever the framework made
+    /// of the extractor's error.
+    ///
+    /// A handler that answered a server error (`5xx`) may have stopped half-way: its changes
+    /// to the session are dropped, as a database transaction would roll back (Django does the
+    /// same). A [`logout`](crate::SessionHandle::logout) still ends the session.
+    pub async fn finish(&self, status: u16) -> Outcome {
+        let outcome = self.save(status >= 500).await;
         match self.refused.get() {
             Some(failure) => Outcome::failed(*failure),
             None => outcome,
         }
     }
 
-    async fn save(&self) -> Outcome {
+    async fn save(&self, server_error: bool) -> Outcome {
         let mut outcome = Outcome::default();
         let mut handle = match self.take() {
             State::Untouched => return outcome,
@@ -178,6 +193,13 @@ impl<T: SessionData> RequestSession<T> {
         // A response that depends on the session must not be stored by shared caches, nor
         // served to a request with another cookie.
         outcome.push("vary", "Cookie", HeaderAction::Append);
+        if server_error && !handle.is_logged_out() {
+            if handle.is_changed() {
+                tracing::debug!(target: "session", "the handler answered a server error: its session changes were dropped");
+            }
+            outcome.push("cache-control", "private", HeaderAction::IfAbsent);
+            return outcome;
+        }
         match self.manager.save(&mut handle).await {
             Ok(None) => outcome.push("cache-control", "private", HeaderAction::IfAbsent),
             Ok(Some(set_cookie)) => {

@@ -2,13 +2,15 @@
 //! cookie. Loading opens and checks the token; saving seals a new one only when the payload's
 //! bytes (or its field deadlines) changed, or a re-issue is due.
 
+use super::store_mode::events;
 use super::{LoadStatus, Mode, Pending, Reissue, SessionHandle, SessionManager, SetCookie};
 use crate::error::SessionError;
 use crate::rejection::Rejection;
 use crate::schema::{
     DecodeEffects, FieldDeadlines, SessionData, collect_deadlines, decode_payload,
 };
-use crate::token::{SealInput, TokenTimes};
+use crate::store::LogRef;
+use crate::token::{MAC_LEN, SealInput, TokenTimes};
 
 /// What a cookie-mode handle keeps besides the data: the decoded token (or the payload last
 /// written) and where the payload sits in it, to tell a real change from a mutable borrow
@@ -16,6 +18,8 @@ use crate::token::{SealInput, TokenTimes};
 pub(super) struct CookieState {
     bytes: Vec<u8>,
     payload: std::ops::Range<usize>,
+    /// The MAC of the token as loaded, for the lifecycle events' reference.
+    mac: Option<[u8; MAC_LEN]>,
 }
 
 impl CookieState {
@@ -23,12 +27,24 @@ impl CookieState {
     pub(super) const EMPTY: Self = Self {
         bytes: Vec::new(),
         payload: 0..0,
+        mac: None,
     };
 
     /// The payload as loaded or last written.
     fn payload(&self) -> &[u8] {
         &self.bytes[self.payload.clone()]
     }
+}
+
+/// At most this many of a request's session cookies are opened (their MAC checked).
+const MAX_CANDIDATES: usize = 8;
+
+/// When a token was last issued (its last-active time), then when its session began.
+fn recency<T>(handle: &SessionHandle<T>) -> (i64, i64) {
+    handle
+        .times
+        .as_ref()
+        .map_or((i64::MIN, i64::MIN), |t| (t.last_active, t.issued_at))
 }
 
 impl SessionManager {
@@ -40,18 +56,27 @@ impl SessionManager {
         let cookie = &self.inner.config.cookie;
         let mut first_rejection = None;
         let mut buf = Vec::new();
-        for value in values {
+        // Duplicates: the most recently issued of the tokens that verify wins (a sibling
+        // subdomain may plant its own valid session ahead of the victim's; browsers send the
+        // longer path first). A flood of duplicates costs a few MAC checks at most.
+        let mut best: Option<SessionHandle<T>> = None;
+        for value in values.take(MAX_CANDIDATES) {
             match self.decode::<T>(value, now, &mut buf) {
                 Ok(handle) => {
-                    if let Some(rejection) = first_rejection {
-                        tracing::debug!(target: "session", cookie = cookie.cookie_name(), reason = Rejection::code(&rejection), "skipped a duplicate session cookie that was refused");
+                    if best.as_ref().is_none_or(|b| recency(&handle) > recency(b)) {
+                        best = Some(handle);
                     }
-                    return handle;
                 }
                 Err(rejection) => {
                     first_rejection.get_or_insert(rejection);
                 }
             }
+        }
+        if let Some(handle) = best {
+            if let Some(rejection) = first_rejection {
+                tracing::debug!(target: "session", cookie = cookie.cookie_name(), reason = Rejection::code(&rejection), "skipped a duplicate session cookie that was refused");
+            }
+            return handle;
         }
         let mode = Mode::Cookie(CookieState::EMPTY);
         match first_rejection {
@@ -92,6 +117,10 @@ impl SessionManager {
             None
         };
         let payload = opened.payload_start..opened.payload_start + opened.payload.len();
+        let mac = buf
+            .len()
+            .checked_sub(MAC_LEN)
+            .and_then(|at| buf[at..].try_into().ok());
         Ok(SessionHandle {
             data,
             status: LoadStatus::Loaded { reissue },
@@ -101,6 +130,7 @@ impl SessionManager {
             mode: Mode::Cookie(CookieState {
                 bytes: std::mem::take(buf),
                 payload,
+                mac,
             }),
         })
     }
@@ -114,6 +144,9 @@ impl SessionManager {
     ) -> Result<Option<SetCookie>, SessionError> {
         let config = &self.inner.config;
         if handle.pending == Pending::Logout {
+            if let Mode::Cookie(CookieState { mac: Some(mac), .. }) = &handle.mode {
+                events::ended_ref(LogRef::of(mac), "logout");
+            }
             return Ok(Some(self.removal()));
         }
         if handle.pending == Pending::ReadOnly {
@@ -168,14 +201,37 @@ impl SessionManager {
             payload: &payload,
         })?;
         let set_cookie = self.set_cookie(&token)?;
+        match (&handle.times, &handle.mode) {
+            (None, _) => events::created_ref(TokenRef(&token)),
+            (Some(_), Mode::Cookie(CookieState { mac: Some(mac), .. })) if renew => {
+                events::renewed_ref(TokenRef(&token), LogRef::of(mac));
+            }
+            _ => {}
+        }
         handle.times = Some(times);
         handle.mode = Mode::Cookie(CookieState {
             payload: 0..payload.len(),
             bytes: payload,
+            mac: None,
         });
         handle.changed = false;
         handle.pending = Pending::Nothing;
         handle.status = LoadStatus::Loaded { reissue: None };
         Ok(Some(set_cookie))
+    }
+}
+
+/// The log reference of a token: of its MAC (its last bytes), computed only when an event is
+/// written.
+struct TokenRef<'a>(&'a str);
+
+impl std::fmt::Display for TokenRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(self.0)
+            .unwrap_or_default();
+        let mac = &bytes[bytes.len().saturating_sub(MAC_LEN)..];
+        std::fmt::Display::fmt(&LogRef::of(mac), f)
     }
 }

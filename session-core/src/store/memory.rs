@@ -1,5 +1,6 @@
 //! [`MemoryStore`]: records in this process's memory, bounded, with per-record expiry.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,10 @@ use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 use time::OffsetDateTime;
 
-use super::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
+use super::{
+    DEFAULT_MAX_SESSIONS_PER_USER, Fields, RecordKey, RecordWrite, SessionStore, StoreError,
+    StoreFuture,
+};
 
 /// A record. Writes change it in place under its lock; the cache only learns about the
 /// record's expiry when it moves past what the cache was told (see [`EVICTION_SLACK`]).
@@ -61,10 +65,72 @@ impl State {
     }
 }
 
-#[derive(Debug)]
-struct Index {
-    keys: Vec<RecordKey>,
-    expires_at: OffsetDateTime,
+/// One user's index. Changed in place under its lock, like a [`Record`]; the cache learns
+/// about its expiry only when it moves past what the cache was told.
+#[derive(Debug, Default)]
+struct UserIndex {
+    state: Mutex<IndexState>,
+}
+
+#[derive(Debug, Default)]
+struct IndexState {
+    /// Each member's deadline.
+    deadlines: HashMap<RecordKey, OffsetDateTime>,
+    /// The same entries ordered by deadline: the oldest first, the latest last.
+    by_deadline: BTreeSet<(OffsetDateTime, RecordKey)>,
+    generation: u64,
+    /// When the index expires: its latest live deadline; with a generation, never earlier
+    /// than before.
+    expires_at: Option<OffsetDateTime>,
+    /// When the cache evicts it: `expires_at` plus the slack.
+    evict_at: Option<OffsetDateTime>,
+    /// Taken out of the cache: a writer holding it must look it up again.
+    removed: bool,
+}
+
+impl UserIndex {
+    fn lock(&self) -> std::sync::MutexGuard<'_, IndexState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl IndexState {
+    /// Drops the entries whose deadline has passed: O(log n) each, and each entry leaves once.
+    fn prune(&mut self, now: OffsetDateTime) {
+        while let Some(&(deadline, key)) = self.by_deadline.first() {
+            if deadline > now {
+                break;
+            }
+            self.by_deadline.pop_first();
+            self.deadlines.remove(&key);
+        }
+    }
+
+    fn remove(&mut self, key: &RecordKey) -> bool {
+        match self.deadlines.remove(key) {
+            Some(deadline) => {
+                self.by_deadline.remove(&(deadline, *key));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets the expiry after a change: the latest live deadline, and with a generation never
+    /// earlier than it was.
+    fn settle(&mut self) {
+        let latest = self.by_deadline.last().map(|(deadline, _)| *deadline);
+        self.expires_at = if self.generation == 0 {
+            latest
+        } else {
+            latest.max(self.expires_at)
+        };
+    }
+
+    /// Nothing left worth keeping: no entry and no generation.
+    fn is_empty(&self) -> bool {
+        self.deadlines.is_empty() && self.generation == 0
+    }
 }
 
 /// Expires each entry at the time its value carries.
@@ -90,18 +156,18 @@ impl Expiry<RecordKey, Arc<Record>> for AtDeadline {
     }
 }
 
-impl Expiry<String, Arc<Index>> for AtDeadline {
-    fn expire_after_create(&self, _: &String, v: &Arc<Index>, _: Instant) -> Option<Duration> {
-        until(v.expires_at)
+impl Expiry<String, Arc<UserIndex>> for AtDeadline {
+    fn expire_after_create(&self, _: &String, v: &Arc<UserIndex>, _: Instant) -> Option<Duration> {
+        v.lock().evict_at.and_then(until)
     }
     fn expire_after_update(
         &self,
         _: &String,
-        v: &Arc<Index>,
+        v: &Arc<UserIndex>,
         _: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        until(v.expires_at)
+        v.lock().evict_at.and_then(until)
     }
 }
 
@@ -109,13 +175,20 @@ impl Expiry<String, Arc<Index>> for AtDeadline {
 ///
 /// Bounded: at most `max_records` sessions (the least recently used go first when full), and
 /// each record is unreadable from its expiry on and evicted by the cache at most five minutes
-/// later, without a sweeper. Writes change a record in place under its own lock. Records do not survive a restart
-/// and are not shared between processes; use a shared store (the `session-store-redis` crate, say) for that. Built on
-/// the `moka` concurrent cache; each write to a record is atomic.
+/// later, without a sweeper. Writes change a record in place under its own lock. Records do
+/// not survive a restart and are not shared between processes; use a shared store (the
+/// `session-store-redis` crate, say) for that. Built on the `moka` concurrent cache; each
+/// write to a record is atomic.
+///
+/// The per-user index keeps each user's entries in a hash map and a tree ordered by deadline:
+/// adding and removing cost O(log n) in the user's live sessions, which are at most
+/// [`DEFAULT_MAX_SESSIONS_PER_USER`] unless
+/// [`with_max_sessions_per_user`](Self::with_max_sessions_per_user) says otherwise.
 #[derive(Clone)]
 pub struct MemoryStore {
     records: Cache<RecordKey, Arc<Record>>,
-    users: Cache<String, Arc<Index>>,
+    users: Cache<String, Arc<UserIndex>>,
+    max_per_user: usize,
     /// [`EVICTION_SLACK`], shorter in this module's tests.
     slack: time::Duration,
 }
@@ -152,8 +225,18 @@ impl MemoryStore {
                 .eviction_policy(EvictionPolicy::lru())
                 .expire_after(AtDeadline)
                 .build(),
+            max_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
             slack: EVICTION_SLACK,
         }
+    }
+
+    /// Keeps at most `max` live sessions per user (default
+    /// [`DEFAULT_MAX_SESSIONS_PER_USER`], at least 1): a login past it ends the user's oldest
+    /// session.
+    #[must_use]
+    pub fn with_max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_per_user = max.max(1);
+        self
     }
 
     /// How many records are live (approximate: expired ones leave on the next maintenance).
@@ -165,6 +248,77 @@ impl MemoryStore {
     /// Whether no record is live.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Runs `change` on `user`'s index under its lock (created empty if there is none), then
+    /// drops an index left empty or tells the cache about a later expiry. Answers what
+    /// `change` answered.
+    fn with_index<R>(&self, user: &str, change: impl Fn(&mut IndexState) -> R) -> R {
+        loop {
+            let index = self.users.get_with_by_ref(user, Arc::default);
+            let mut state = index.lock();
+            if state.removed {
+                // Being taken out of the cache: make sure it is, then look again.
+                drop(state);
+                self.forget(user, &index);
+                continue;
+            }
+            let answer = change(&mut state);
+            state.settle();
+            if state.is_empty() {
+                state.removed = true;
+                drop(state);
+                self.forget(user, &index);
+                return answer;
+            }
+            // Later than the cache was told, or earlier (the latest entry left).
+            let tell_cache = match (state.expires_at, state.evict_at) {
+                (Some(expires_at), Some(evict_at)) => {
+                    expires_at > evict_at || expires_at + self.slack < evict_at
+                }
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if tell_cache {
+                state.evict_at = state.expires_at.map(|at| at + self.slack);
+            }
+            drop(state);
+            if tell_cache {
+                // Put again, so the cache reads the new expiry; only if it is still this
+                // index (never over a fresh one made after this one was removed).
+                self.users
+                    .entry_by_ref(user)
+                    .and_compute_with(|entry| match entry {
+                        Some(entry) if Arc::ptr_eq(entry.value(), &index) => {
+                            Op::Put(Arc::clone(&index))
+                        }
+                        _ => Op::Nop,
+                    });
+            }
+            return answer;
+        }
+    }
+
+    /// Takes `index` out of the cache, if it is still the one there for `user`.
+    fn forget(&self, user: &str, index: &Arc<UserIndex>) {
+        self.users
+            .entry_by_ref(user)
+            .and_compute_with(|entry| match entry {
+                Some(entry) if Arc::ptr_eq(entry.value(), index) => Op::Remove,
+                _ => Op::Nop,
+            });
+    }
+
+    /// Ends the session under `key`: its record becomes unreadable and leaves the cache.
+    fn end(&self, key: &RecordKey) -> bool {
+        let removed = self.records.get(key).is_some_and(|record| {
+            let mut state = record.lock();
+            let live = state.live();
+            state.deleted = true;
+            live
+        });
+        self.records.invalidate(key);
+        removed
     }
 }
 
@@ -218,14 +372,7 @@ impl SessionStore for MemoryStore {
     }
 
     fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, bool> {
-        let removed = self.records.get(key).is_some_and(|record| {
-            let mut state = record.lock();
-            let live = state.live();
-            state.deleted = true;
-            live
-        });
-        self.records.invalidate(key);
-        Box::pin(std::future::ready(Ok(removed)))
+        Box::pin(std::future::ready(Ok(self.end(key))))
     }
 
     fn index_add<'a>(
@@ -234,56 +381,82 @@ impl SessionStore for MemoryStore {
         key: &'a RecordKey,
         expires_at: OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
-        self.users.entry(user.to_owned()).and_compute_with(|entry| {
-            let old = entry.map(|e| e.into_value());
-            // Drop members whose record is gone, so the index stays as small as the
-            // user's live sessions.
-            let mut keys: Vec<RecordKey> = old
-                .as_ref()
-                .map(|index| {
-                    index
-                        .keys
-                        .iter()
-                        .filter(|k| *k != key && self.records.contains_key(*k))
-                        .copied()
-                        .collect()
-                })
-                .unwrap_or_default();
-            keys.push(*key);
-            let expires_at = old.map_or(expires_at, |index| index.expires_at.max(expires_at));
-            Op::Put(Arc::new(Index { keys, expires_at }))
+        let max = self.max_per_user;
+        let over = self.with_index(user, |state| {
+            state.prune(OffsetDateTime::now_utc());
+            let deadline = match state.deadlines.get(key) {
+                Some(&old) if old >= expires_at => old,
+                _ => expires_at,
+            };
+            state.remove(key);
+            // The oldest beyond the cap, never the one being added.
+            let mut over = Vec::new();
+            while state.deadlines.len() >= max {
+                let Some((_, oldest)) = state.by_deadline.pop_first() else {
+                    break;
+                };
+                state.deadlines.remove(&oldest);
+                over.push(oldest);
+            }
+            state.deadlines.insert(*key, deadline);
+            state.by_deadline.insert((deadline, *key));
+            over
         });
+        // Ended, not just forgotten. (Here the index lets go first: both happen in this
+        // call, and nothing in between can fail.)
+        for oldest in &over {
+            self.end(oldest);
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 
     fn index_remove<'a>(&'a self, user: &'a str, key: &'a RecordKey) -> StoreFuture<'a, ()> {
-        self.users.entry(user.to_owned()).and_compute_with(|entry| {
-            match entry.map(|e| e.into_value()) {
-                None => Op::Nop,
-                Some(index) => {
-                    let keys: Vec<RecordKey> =
-                        index.keys.iter().filter(|k| *k != key).copied().collect();
-                    if keys.is_empty() {
-                        Op::Remove
-                    } else {
-                        Op::Put(Arc::new(Index {
-                            keys,
-                            expires_at: index.expires_at,
-                        }))
-                    }
-                }
-            }
-        });
+        if self.users.contains_key(user) {
+            self.with_index(user, |state| {
+                state.remove(key);
+                state.prune(OffsetDateTime::now_utc());
+            });
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 
     fn index_members<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<RecordKey>> {
+        let now = OffsetDateTime::now_utc();
         let keys = self
             .users
             .get(user)
-            .map(|index| index.keys.clone())
+            .map(|index| {
+                let state = index.lock();
+                state
+                    .by_deadline
+                    .iter()
+                    .filter(|(deadline, _)| *deadline > now)
+                    .map(|(_, key)| *key)
+                    .collect()
+            })
             .unwrap_or_default();
         Box::pin(std::future::ready(Ok::<_, StoreError>(keys)))
+    }
+
+    fn index_generation<'a>(&'a self, user: &'a str) -> StoreFuture<'a, u64> {
+        let generation = self
+            .users
+            .get(user)
+            .map_or(0, |index| index.lock().generation);
+        Box::pin(std::future::ready(Ok(generation)))
+    }
+
+    fn index_set_generation<'a>(
+        &'a self,
+        user: &'a str,
+        generation: u64,
+        keep_until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        self.with_index(user, |state| {
+            state.generation = generation;
+            state.expires_at = state.expires_at.max(Some(keep_until));
+        });
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 
@@ -299,6 +472,142 @@ mod tests {
             remove: &[],
             expires_at,
         }
+    }
+
+    fn entries(store: &MemoryStore, user: &str) -> (usize, usize) {
+        store.users.get(user).map_or((0, 0), |index| {
+            let state = index.lock();
+            (state.deadlines.len(), state.by_deadline.len())
+        })
+    }
+
+    #[test]
+    fn the_user_index_is_pruned_capped_and_leaves_with_its_last_deadline() {
+        let mut store = MemoryStore::new(1000).with_max_sessions_per_user(3);
+        store.slack = time::Duration::ZERO;
+        let run = pollster::block_on::<StoreFuture<'_, ()>>;
+        let soon = OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
+        let hour = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let keys: Vec<RecordKey> = (0..6)
+            .map(|_| SessionId::random().expect("rng").record_key())
+            .collect();
+        for key in &keys {
+            assert!(pollster::block_on(store.save(key, write(hour))).expect("save"));
+        }
+        run(store.index_add("alice", &keys[0], soon)).expect("add");
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        run(store.index_add("alice", &keys[1], hour)).expect("add");
+        assert_eq!(
+            entries(&store, "alice"),
+            (1, 1),
+            "the ended entry was pruned"
+        );
+
+        // Past the cap, the oldest session is ended: its record is gone.
+        for (i, key) in keys[2..].iter().enumerate() {
+            let at = hour + time::Duration::seconds(i as i64 + 1);
+            run(store.index_add("alice", key, at)).expect("add");
+        }
+        assert_eq!(entries(&store, "alice"), (3, 3));
+        let members = pollster::block_on(store.index_members("alice")).expect("members");
+        assert_eq!(members, keys[3..].to_vec(), "oldest first");
+        // (The pruned entry's record would have expired by its deadline; this one was
+        // written to outlive it, and pruning does not touch records.)
+        for ended in &keys[1..3] {
+            assert_eq!(pollster::block_on(store.load(ended)).expect("load"), None);
+        }
+        // Adding a member again does not end anyone.
+        run(store.index_add("alice", &keys[3], hour)).expect("add again");
+        assert_eq!(entries(&store, "alice"), (3, 3));
+        assert!(
+            pollster::block_on(store.load(&keys[3]))
+                .expect("load")
+                .is_some()
+        );
+
+        // Without a generation, an index expires with its latest live entry and is dropped
+        // with its last one. With one, it is kept until `keep_until` and when its entries
+        // leave (a renewal of the only session removes its entry before adding the next).
+        let keep = OffsetDateTime::now_utc() + time::Duration::milliseconds(500);
+        for key in &keys[3..] {
+            run(store.index_remove("alice", key)).expect("remove");
+        }
+        store.users.run_pending_tasks();
+        assert_eq!(store.users.entry_count(), 0, "dropped with its last entry");
+        pollster::block_on(store.index_set_generation("carol", 7, keep)).expect("generation");
+        run(store.index_add("carol", &keys[3], soon)).expect("add");
+        run(store.index_remove("carol", &keys[3])).expect("remove");
+        assert_eq!(
+            pollster::block_on(store.index_generation("carol")).expect("g"),
+            7
+        );
+        let short = OffsetDateTime::now_utc() + time::Duration::milliseconds(300);
+        run(store.index_add("bob", &keys[4], keep)).expect("add");
+        run(store.index_add("bob", &keys[5], short)).expect("add");
+        let evict_at = |user: &str| store.users.get(user).and_then(|i| i.lock().evict_at);
+        assert_eq!(evict_at("bob"), Some(keep), "the latest live deadline");
+        run(store.index_remove("bob", &keys[4])).expect("remove the latest");
+        assert_eq!(evict_at("bob"), Some(short), "earlier again");
+        assert_eq!(evict_at("carol"), Some(keep), "kept for the generation");
+        std::thread::sleep(std::time::Duration::from_millis(1600));
+        store.users.run_pending_tasks();
+        assert_eq!(store.users.entry_count(), 0, "both left at their deadline");
+        assert_eq!(
+            pollster::block_on(store.index_generation("carol")).expect("g"),
+            0
+        );
+    }
+
+    #[test]
+    fn the_user_index_does_not_grow_with_logins() {
+        let store = MemoryStore::new(100_000);
+        let hour = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        for i in 0..10_000 {
+            let key = SessionId::random().expect("rng").record_key();
+            let at = hour + time::Duration::milliseconds(i);
+            pollster::block_on(store.index_add("alice", &key, at)).expect("add");
+        }
+        assert_eq!(
+            entries(&store, "alice"),
+            (DEFAULT_MAX_SESSIONS_PER_USER, DEFAULT_MAX_SESSIONS_PER_USER)
+        );
+    }
+
+    #[test]
+    fn concurrent_index_changes_of_one_user_lose_nothing() {
+        let store = MemoryStore::new(100_000);
+        let hour = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let kept: Vec<Vec<RecordKey>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        // The index empties (and leaves the cache) and fills again, all
+                        // the time, while the other threads write to it.
+                        for _ in 0..300 {
+                            let key = SessionId::random().expect("rng").record_key();
+                            pollster::block_on(store.index_add("alice", &key, hour)).expect("add");
+                            pollster::block_on(store.index_remove("alice", &key)).expect("remove");
+                        }
+                        let kept: Vec<RecordKey> = (0..5)
+                            .map(|_| SessionId::random().expect("rng").record_key())
+                            .collect();
+                        for key in &kept {
+                            pollster::block_on(store.index_add("alice", key, hour)).expect("add");
+                        }
+                        kept
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("worker"))
+                .collect()
+        });
+        let mut members = pollster::block_on(store.index_members("alice")).expect("members");
+        members.sort();
+        let mut expected: Vec<RecordKey> = kept.concat();
+        expected.sort();
+        assert_eq!(members, expected);
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //! A record is a set of named byte fields under a [`RecordKey`]: one field per field of the
 //! session struct (its [postcard] encoding), plus bookkeeping fields whose names start with
 //! `@` (schema and issue time in `@meta`, the deadline of each expiring field in
-//! `@deadline:<slot>`). Requests write only the fields they changed, so two concurrent
+//! `@deadline:<slot>`, the user's generation in `@generation` once the user has one). Requests write only the fields they changed, so two concurrent
 //! requests that change *different* fields both keep their change. When both change the
 //! *same* field, the last write wins for that field.
 //!
@@ -29,7 +29,8 @@
 //! # Bringing your own backend
 //! Implement the three required methods of [`SessionStore`]; its documentation has a complete
 //! example. The optional per-user index ("log out everywhere") has default methods that
-//! answer [`StoreError::Unsupported`].
+//! answer [`StoreError::Unsupported`]; its rules are under
+//! [the per-user index](SessionStore#the-per-user-index).
 
 use std::fmt;
 use std::future::Future;
@@ -43,6 +44,12 @@ mod memory;
 
 #[cfg(feature = "memory-store")]
 pub use self::memory::MemoryStore;
+
+/// How many live sessions a store's per-user index keeps for one user unless the store is told
+/// otherwise (`with_max_sessions_per_user` on each built-in store). Past it, a login ends the
+/// user's oldest session. A hundred is far more devices than a person uses, and it keeps a
+/// user's index a few kilobytes at most.
+pub const DEFAULT_MAX_SESSIONS_PER_USER: usize = 100;
 
 /// The future a [`SessionStore`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -104,7 +111,8 @@ impl RecordKey {
 
     /// Parses 64 hexadecimal digits, as written by [`to_hex`](Self::to_hex).
     pub fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 64 || !hex.is_ascii() {
+        // Hex digits only: `from_str_radix` alone would also take a sign (`+f`).
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut bytes = [0u8; 32];
@@ -122,6 +130,41 @@ impl RecordKey {
     /// The raw 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+}
+
+impl RecordKey {
+    /// The reference of this record in log events: never the key or the id.
+    pub(crate) fn log_ref(&self) -> LogRef {
+        LogRef::of(&self.0)
+    }
+}
+
+/// A short reference to a session (or a user) for log events: the first 4 bytes of the
+/// SHA-256 of what it names, as 8 hex digits. Enough to follow one session through the logs,
+/// useless for finding its cookie or record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LogRef([u8; 4]);
+
+impl LogRef {
+    pub(crate) fn of(bytes: &[u8]) -> Self {
+        let digest = Sha256::digest(bytes);
+        Self([digest[0], digest[1], digest[2], digest[3]])
+    }
+}
+
+impl fmt::Display for LogRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for LogRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -234,6 +277,43 @@ fn redact_password(address: &str) -> String {
 /// - on an update (`create == false`) of a record that no longer exists, write nothing and
 ///   answer `false`.
 ///
+/// # The per-user index
+/// The optional methods `index_*` keep, per user key, the sessions of that user, each with a
+/// deadline, plus one opaque number, the user's *generation*. [`SessionManager`] writes an
+/// entry before the record that names the user, and again (with a later deadline) whenever
+/// it pushes the record's idle deadline, so an entry's deadline is never before its record's
+/// expiry. A store that has the index must:
+/// - **prune on add**: [`index_add`](Self::index_add) drops the entries whose deadline has
+///   passed (their records expired by then; pruning leaves records alone), so the index never
+///   holds more than the user's live sessions, and such entries never count towards the cap;
+///   [`index_members`](Self::index_members) never lists them;
+/// - **cap**: keep at most a maximum of live entries per user (configurable per store, by
+///   default [`DEFAULT_MAX_SESSIONS_PER_USER`]). When an add goes over it, the entries with
+///   the earliest deadlines (the oldest sessions, never the one just added) are *ended*:
+///   their records are deleted (before they leave the index), not just forgotten;
+/// - **expire with its sessions**: the index itself (the backend's key, if it has one)
+///   expires at its latest live deadline: not pushed further by a fixed lifetime, and
+///   earlier again when the latest entry leaves; an index left with no entry is deleted.
+///   Once it holds a generation, though, its expiry only moves later: setting the generation
+///   pushes it to at least `keep_until`, and the index stays when its entries leave (a
+///   renewal of the user's only session removes the old entry before it adds the new one,
+///   and must still find the generation);
+/// - **not grow with logins**: adding and removing cost O(1) (or O(log n) in the entries
+///   kept, which the cap bounds), however many times the user logged in before;
+/// - keep the generation ([`index_generation`](Self::index_generation), `0` until
+///   [`index_set_generation`](Self::index_set_generation) sets one) for as long as the index
+///   lives. "Log out everywhere" sets a fresh random generation before it ends the sessions
+///   it lists; a renewal or login carries the generation its session was logged in with and,
+///   after writing the new record, reads the user's generation again: if it changed, the
+///   renewal ran into a "log out everywhere" and deletes what it wrote. So a session renewed
+///   at the same moment cannot escape between the listing and its own index entry.
+///
+/// The contract suite checks all of these that show through the methods; the expiry of a
+/// backend's key and the cost per login are for a store's own tests (this workspace's stores
+/// have them).
+///
+/// [`SessionManager`]: crate::SessionManager
+///
 /// Prove a store with the contract suite of the `session-testing` crate, which this
 /// workspace's own stores pass (records, concurrency, renewal, revocation, races with logout,
 /// expiry without a sweeper, the per-user index, outages):
@@ -317,8 +397,11 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// (renewal relies on it: it goes ahead only if it removed the old record itself).
     fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, bool>;
 
-    /// Adds `key` to the sessions of `user`, keeping the entry at least until `expires_at`.
-    /// The default answers [`StoreError::Unsupported`].
+    /// Adds `key` to the sessions of `user`, keeping the entry at least until `expires_at`
+    /// (an entry added again keeps the later of its deadlines). Drops the entries whose
+    /// deadline has passed and, past the store's cap, ends the oldest sessions (see
+    /// [the per-user index](Self#the-per-user-index)). The default answers
+    /// [`StoreError::Unsupported`].
     fn index_add<'a>(
         &'a self,
         user: &'a str,
@@ -329,18 +412,42 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         Box::pin(async { Err(StoreError::Unsupported("a per-user session index")) })
     }
 
-    /// Removes `key` from the sessions of `user`. The default answers
-    /// [`StoreError::Unsupported`].
+    /// Removes `key` from the sessions of `user`; the index then expires at its latest
+    /// remaining deadline. The default answers [`StoreError::Unsupported`].
     fn index_remove<'a>(&'a self, user: &'a str, key: &'a RecordKey) -> StoreFuture<'a, ()> {
         let _ = (user, key);
         Box::pin(async { Err(StoreError::Unsupported("a per-user session index")) })
     }
 
-    /// The sessions recorded for `user` (possibly including records that expired since).
-    /// The default answers [`StoreError::Unsupported`].
+    /// The sessions recorded for `user` whose deadline has not passed, earliest deadline
+    /// first (possibly including records that ended otherwise since). The default answers
+    /// [`StoreError::Unsupported`].
     fn index_members<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<RecordKey>> {
         let _ = user;
         Box::pin(async { Err(StoreError::Unsupported("a per-user session index")) })
+    }
+
+    /// The generation of `user`'s sessions, as last set by
+    /// [`index_set_generation`](Self::index_set_generation); `0` when none is set. The
+    /// default answers [`StoreError::Unsupported`]: then "log out everywhere" still ends
+    /// every listed session, but a renewal at that very moment may escape it.
+    fn index_generation<'a>(&'a self, user: &'a str) -> StoreFuture<'a, u64> {
+        let _ = user;
+        Box::pin(async { Err(StoreError::Unsupported("per-user session generations")) })
+    }
+
+    /// Sets the generation of `user`'s sessions (never `0`; below 2^52, so a store may keep
+    /// it in a double), creating the index if the user has none: from now on the index
+    /// expires no earlier than `keep_until`, and never earlier than it was. The default
+    /// answers [`StoreError::Unsupported`].
+    fn index_set_generation<'a>(
+        &'a self,
+        user: &'a str,
+        generation: u64,
+        keep_until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        let _ = (user, generation, keep_until);
+        Box::pin(async { Err(StoreError::Unsupported("per-user session generations")) })
     }
 }
 
@@ -385,5 +492,12 @@ mod tests {
         assert_eq!(format!("{id:?}"), "SessionId(<redacted>)");
         assert_eq!(RecordKey::from_hex("zz"), None);
         assert_eq!(RecordKey::from_hex(&"é".repeat(32)), None);
+        // A sign is not a hex digit, in any pair.
+        let hex = key.to_hex();
+        for i in (0..64).step_by(2) {
+            let signed = format!("{}+f{}", &hex[..i], &hex[i + 2..]);
+            assert_eq!(RecordKey::from_hex(&signed), None, "{signed}");
+        }
+        assert_eq!(RecordKey::from_hex(&hex.to_uppercase()), Some(key));
     }
 }

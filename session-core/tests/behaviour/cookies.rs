@@ -53,26 +53,28 @@ fn impossible_timeouts_are_refused() {
     ));
 }
 
-/// One request through the adapter contract that writes a cookie; answers the log lines.
+/// One request through the adapter contract that writes a cookie; answers the warnings it
+/// logged (the lifecycle events are `info`).
 fn request_writing_a_cookie(manager: &SessionManager, headers: &[(&str, &str)]) -> Vec<String> {
     use session_core::adapter::{RequestFacts, RequestSession};
-    captured_lines(|| {
+    let lines = captured_lines(|| {
         run(async {
-            let facts = RequestFacts::from_headers(|name| {
+            let facts = RequestFacts::new("GET", "/", |name| {
                 headers
                     .iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, v)| v.as_bytes())
             });
-            let session = RequestSession::<Typical>::new(manager.clone(), &facts);
+            let session = RequestSession::<Typical>::new(manager.clone(), &facts).expect("a GET");
             let mut lent = session.lend([]).await.expect("lent");
             lent.counter += 1;
             drop(lent);
-            let outcome = session.finish().await;
+            let outcome = session.finish(200).await;
             assert!(outcome.failure().is_none());
             assert!(outcome.headers().iter().any(|h| h.name() == "set-cookie"));
         })
-    })
+    });
+    lines.into_iter().filter(|l| l.contains("WARN")).collect()
 }
 
 #[test]
@@ -81,7 +83,7 @@ fn secure_cookies_over_plain_http_from_remote_hosts_are_diagnosed() {
     let facts = |host: Option<&'static str>,
                  proto: Option<&'static str>,
                  forwarded: Option<&'static str>| {
-        RequestFacts::from_headers(move |name| {
+        RequestFacts::new("GET", "/", move |name| {
             match name {
                 "host" => host,
                 "x-forwarded-proto" => proto,

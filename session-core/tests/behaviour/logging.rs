@@ -95,3 +95,73 @@ fn a_session_in_debug_output_is_redacted() {
     // The data itself, on purpose.
     assert!(format!("{:?}", &*handle).contains("alice"));
 }
+
+#[test]
+fn a_refused_cross_origin_request_is_one_warning_naming_the_reason() {
+    use session_core::adapter::{RequestFacts, RequestSession};
+    let (config, _) = config(&clock());
+    let manager = manager_with(config);
+    let headers = [
+        ("host", "shop.example"),
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://evil.example"),
+    ];
+    let lines = captured_lines(|| {
+        let facts = RequestFacts::new("POST", "/login", |name| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_bytes())
+        });
+        let refusal = RequestSession::<Typical>::new(manager.clone(), &facts)
+            .expect_err("a cross-site post is refused");
+        let failure = refusal.failure().expect("a failure to answer");
+        assert_eq!(failure.status(), 403);
+        assert!(
+            failure.body().contains("Sec-Fetch-Site"),
+            "{}",
+            failure.body()
+        );
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert!(
+        line.contains("WARN") && line.contains("cross-origin request refused"),
+        "{line}"
+    );
+    assert!(
+        line.contains("evil.example") && line.contains("/login") && line.contains("POST"),
+        "{line}"
+    );
+}
+
+#[test]
+fn forgeries_log_at_warn_and_an_unsigned_purpose_tag_is_only_a_hint() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (config, _) = config(&clock());
+    let manager = manager_with(config);
+    let token = mint(&manager, Typical::sample());
+    let rewrite = |change: &dyn Fn(&mut Vec<u8>)| {
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).expect("base64");
+        change(&mut bytes);
+        URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let id_len = usize::from(URL_SAFE_NO_PAD.decode(&token).expect("base64")[1]);
+    // A key id that is not in the ring: a forgery until proved otherwise.
+    let unknown_key = rewrite(&|b| b[2] ^= 0x01);
+    // A random forgery under a known id, with the purpose byte (after the flags) changed.
+    let other_purpose = rewrite(&|b| b[2 + id_len + 1] ^= 0x55);
+    for (forged, reason, says) in [
+        (unknown_key, "unknown_key", "not in the keyring"),
+        (other_purpose, "wrong_purpose", "only a hint"),
+    ] {
+        let lines = captured_lines(|| {
+            load::<Typical>(&manager, &format!("session={forged}"));
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        assert!(line.contains("WARN") && line.contains(reason), "{line}");
+        assert!(line.contains(says), "{line}");
+    }
+}

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use session_core::store::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
+use session_core::store::{
+    DEFAULT_MAX_SESSIONS_PER_USER, Fields, RecordKey, RecordWrite, SessionStore, StoreError,
+    StoreFuture,
+};
 
 use crate::keys::Keys;
 use crate::pool::{Pool, with_client};
@@ -27,8 +30,15 @@ use crate::{index, record};
 ///   space or control character), that would make the key longer than memcached's 250 bytes,
 ///   or that starts with `#`, is replaced by `#` and the SHA-256 of the name in hex, so every
 ///   name gets its own key.
-/// - `<prefix>user:<user key>`: the per-user index, the postcard encoding of its record keys
-///   and its expiry. The user key is encoded like a field name.
+/// - `<prefix>user:<user key>`: the per-user index, the postcard encoding of its entries
+///   (record key and deadline), the user's generation and the item's expiry. The user key is
+///   encoded like a field name. Every rewrite drops the entries whose deadline passed; past
+///   the cap ([`with_max_sessions_per_user`](Self::with_max_sessions_per_user), default
+///   [`DEFAULT_MAX_SESSIONS_PER_USER`]) an add ends the oldest sessions (deletes their
+///   records) before the index stops listing them, so the item stays a few kilobytes, far
+///   from memcached's 1 MB item limit. Its memcached expiry is its latest live deadline
+///   (after a "log out everywhere", it only moves later). An index written by version 0.1 is
+///   read as it is and rewritten in this layout.
 ///
 /// The default prefix is `session:`; see [`with_prefix`](Self::with_prefix).
 ///
@@ -47,7 +57,8 @@ use crate::{index, record};
 ///   pipelined `mg … T` of the unchanged ones; `ms … C` of the head (re-read with `mg` and
 ///   retried on a conflict); `md … C` of the removed fields.
 /// - [`delete`](SessionStore::delete): `mg` of the head, `md` of the head, `md` of each field.
-/// - The per-user index: `mg` and `ms … C` / `ms … ME` / `md … C` loops.
+/// - The per-user index: `mg` and `ms … C` / `ms … ME` / `md … C` loops; an add past the
+///   cap also deletes the oldest sessions as [`delete`](SessionStore::delete) does.
 ///
 /// # Not atomic across keys
 /// Redis applies a write to a record in one step; memcached has no multi-key transactions,
@@ -94,6 +105,7 @@ use crate::{index, record};
 pub struct MemcachedStore {
     keys: Keys,
     pool: Pool,
+    max_per_user: usize,
 }
 
 impl fmt::Debug for MemcachedStore {
@@ -103,6 +115,7 @@ impl fmt::Debug for MemcachedStore {
             .field("prefix", &self.keys.prefix())
             .field("timeout", &self.pool.timeout())
             .field("max_connections", &self.pool.max_connections())
+            .field("max_sessions_per_user", &self.max_per_user)
             .finish_non_exhaustive()
     }
 }
@@ -120,7 +133,16 @@ impl MemcachedStore {
         Ok(Self {
             keys: Keys::new("session:".to_owned()),
             pool: Pool::connect(addr, timeout).await?,
+            max_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
         })
+    }
+
+    /// Keeps at most `max` live sessions per user in the per-user index (default
+    /// [`DEFAULT_MAX_SESSIONS_PER_USER`], at least 1): a login past it ends the user's oldest
+    /// session (deletes its record).
+    pub fn with_max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_per_user = max.max(1);
+        self
     }
 
     /// Sets the prefix of every key this store writes (default `session:`), to share one
@@ -168,7 +190,7 @@ impl SessionStore for MemcachedStore {
         expires_at: OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
         Box::pin(with_client!(self.pool, client => {
-            index::add(client, &self.keys, user, key, expires_at).await
+            index::add(client, &self.keys, user, key, expires_at, self.max_per_user).await
         }))
     }
 
@@ -181,6 +203,23 @@ impl SessionStore for MemcachedStore {
     fn index_members<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<RecordKey>> {
         Box::pin(with_client!(self.pool, client => {
             index::members(client, &self.keys, user).await
+        }))
+    }
+
+    fn index_generation<'a>(&'a self, user: &'a str) -> StoreFuture<'a, u64> {
+        Box::pin(with_client!(self.pool, client => {
+            index::generation(client, &self.keys, user).await
+        }))
+    }
+
+    fn index_set_generation<'a>(
+        &'a self,
+        user: &'a str,
+        generation: u64,
+        keep_until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(with_client!(self.pool, client => {
+            index::set_generation(client, &self.keys, user, generation, keep_until).await
         }))
     }
 }

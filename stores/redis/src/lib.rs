@@ -30,7 +30,10 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
 use time::OffsetDateTime;
 
-use session_core::store::{Fields, RecordKey, RecordWrite, SessionStore, StoreError, StoreFuture};
+use session_core::store::{
+    DEFAULT_MAX_SESSIONS_PER_USER, Fields, RecordKey, RecordWrite, SessionStore, StoreError,
+    StoreFuture,
+};
 
 /// The `redis` crate this store is built on, re-exported so connections match its version.
 pub use redis;
@@ -47,15 +50,108 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[1])
 return 1
 ";
 
-/// Adds a member to a user's index and extends the index's life, never shortening it.
-/// KEYS[1] = index; ARGV[1] = record key; ARGV[2] = time to live (ms).
+/// The start of every index script: `key` is the index, and an index written by version 0.1
+/// (a set, its members without deadlines) becomes a sorted set whose entries keep the set's
+/// expiry. ARGV[1] is always the time now (Unix ms).
+const INDEX_PRELUDE: &str = r"
+local key = KEYS[1]
+if redis.call('TYPE', key)['ok'] == 'set' then
+  local members = redis.call('SMEMBERS', key)
+  local left = redis.call('PTTL', key)
+  redis.call('DEL', key)
+  if left > 0 then
+    local at = string.format('%.0f', tonumber(ARGV[1]) + left)
+    for _, m in ipairs(members) do redis.call('ZADD', key, at, m) end
+    redis.call('PEXPIREAT', key, at)
+  end
+end
+-- The index expires at its latest live deadline, or is deleted with no live entry; with a
+-- generation, its expiry only moves later.
+local function settle(now)
+  local latest = redis.call('ZREVRANGEBYSCORE', key, '+inf', '(' .. now, 'WITHSCORES', 'LIMIT', 0, 1)[2]
+  if redis.call('ZSCORE', key, '@generation') then
+    local left = redis.call('PTTL', key)
+    if latest and (left < 0 or tonumber(now) + left < tonumber(latest)) then
+      redis.call('PEXPIREAT', key, latest)
+    end
+  elseif latest then
+    redis.call('PEXPIREAT', key, latest)
+  else
+    redis.call('DEL', key)
+  end
+end
+";
+
+/// Adds a member (or gives it a later deadline), after dropping the entries whose deadline
+/// passed; answers the oldest members beyond the cap (never the one added), which the caller
+/// ends and then removes. ARGV[2] = record key; ARGV[3] = deadline (Unix ms); ARGV[4] = cap.
 const INDEX_ADD: &str = r"
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', key, 0, ARGV[1])
+local old = redis.call('ZSCORE', key, ARGV[2])
+if not old or tonumber(old) < tonumber(ARGV[3]) then redis.call('ZADD', key, ARGV[3], ARGV[2]) end
+settle(ARGV[1])
+local over = redis.call('ZCOUNT', key, 0, '+inf') - tonumber(ARGV[4])
+local out = {}
+if over > 0 then
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, 0, '+inf', 'LIMIT', 0, over + 1)) do
+    if m ~= ARGV[2] and #out < over then out[#out + 1] = m end
+  end
+end
+return out
+";
+
+/// Removes members. ARGV[2..] = record keys.
+const INDEX_REMOVE: &str = r"
+for i = 2, #ARGV do redis.call('ZREM', key, ARGV[i]) end
+settle(ARGV[1])
+return 1
+";
+
+/// The live members, earliest deadline first.
+const INDEX_MEMBERS: &str = r"
+return redis.call('ZRANGEBYSCORE', key, '(' .. ARGV[1], '+inf')
+";
+
+/// The user's generation, or 0.
+const INDEX_GENERATION: &str = r"
+local g = redis.call('ZSCORE', key, '@generation')
+if not g then return 0 end
+return -tonumber(g)
+";
+
+/// Sets the generation and keeps the index at least until ARGV[3] (Unix ms).
+/// ARGV[2] = generation.
+const INDEX_SET_GENERATION: &str = r"
+redis.call('ZADD', key, '-' .. ARGV[2], '@generation')
+local left = redis.call('PTTL', key)
+if left < 0 or tonumber(ARGV[1]) + left < tonumber(ARGV[3]) then
+  redis.call('PEXPIREAT', key, ARGV[3])
 end
 return 1
 ";
+
+/// The per-user index scripts, each with [`INDEX_PRELUDE`].
+#[derive(Clone)]
+struct IndexScripts {
+    add: Script,
+    remove: Script,
+    members: Script,
+    generation: Script,
+    set_generation: Script,
+}
+
+impl IndexScripts {
+    fn new() -> Self {
+        let script = |body: &str| Script::new(&format!("{INDEX_PRELUDE}{body}"));
+        Self {
+            add: script(INDEX_ADD),
+            remove: script(INDEX_REMOVE),
+            members: script(INDEX_MEMBERS),
+            generation: script(INDEX_GENERATION),
+            set_generation: script(INDEX_SET_GENERATION),
+        }
+    }
+}
 
 /// Sessions in Redis: one hash per session, one hash field per session field, so requests
 /// that change different fields never overwrite each other. Expiry is Redis's own
@@ -68,16 +164,31 @@ return 1
 ///
 /// Commands used: `HGETALL` (load); `MULTI`, `DEL`, `HSET`, `PEXPIREAT`, `EXEC` (create);
 /// `EVALSHA`/`EVAL` of a script with `EXISTS`, `HSET`, `HDEL`, `PEXPIREAT` (update); `DEL`
-/// (delete); `SADD`, `PTTL`, `PEXPIRE` in a script, `SREM`, `SMEMBERS` (per-user index).
+/// (delete); scripts with `ZADD`, `ZREM`, `ZSCORE`, `ZCOUNT`, `ZRANGEBYSCORE`,
+/// `ZREVRANGEBYSCORE`, `ZREMRANGEBYSCORE`, `PTTL`, `PEXPIREAT` (per-user index).
 ///
 /// Keys: `<prefix><64 hex digits>` for records (the SHA-256 of the session id, never the id),
 /// `<prefix>user:<user key>` for the per-user index. The default prefix is `session:`.
+///
+/// # The per-user index
+/// A sorted set per user: each member is a record key in hex, scored by its deadline (Unix
+/// ms). Every add first drops the members whose deadline passed (`ZREMRANGEBYSCORE`, O(log n)
+/// plus what it drops), and past the cap ([`with_max_sessions_per_user`], default
+/// [`DEFAULT_MAX_SESSIONS_PER_USER`]) answers the oldest members: their records are deleted,
+/// then they leave the set. The set's `PEXPIREAT` is its latest live deadline. After a "log
+/// out everywhere" it also holds the member `@generation`, scored by minus the generation
+/// (negative, so never taken for a deadline); from then on its expiry only moves later (see
+/// the store contract). Each script touches the one index key, so it works on Redis Cluster.
+/// An index written by version 0.1 (a plain set) is converted on first use.
+///
+/// [`with_max_sessions_per_user`]: Self::with_max_sessions_per_user
 #[derive(Clone)]
 pub struct RedisStore<C = ConnectionManager> {
     connection: C,
     prefix: String,
+    max_per_user: usize,
     update: Script,
-    index_add: Script,
+    index: IndexScripts,
 }
 
 impl<C> fmt::Debug for RedisStore<C> {
@@ -118,9 +229,19 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisStore<C> {
         Self {
             connection,
             prefix: "session:".to_owned(),
+            max_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
             update: Script::new(UPDATE),
-            index_add: Script::new(INDEX_ADD),
+            index: IndexScripts::new(),
         }
+    }
+
+    /// Keeps at most `max` live sessions per user in the per-user index (default
+    /// [`DEFAULT_MAX_SESSIONS_PER_USER`], at least 1): a login past it ends the user's oldest
+    /// session (deletes its record).
+    #[must_use]
+    pub fn with_max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_per_user = max.max(1);
+        self
     }
 
     /// Sets the prefix of every key this store writes (default `session:`), to share one
@@ -178,6 +299,10 @@ fn into_fields(reply: Value) -> Result<Fields, StoreError> {
 
 fn unix_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn now_ms() -> i64 {
+    unix_ms(OffsetDateTime::now_utc())
 }
 
 impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisStore<C> {
@@ -247,12 +372,35 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let ttl = (unix_ms(expires_at) - unix_ms(OffsetDateTime::now_utc())).max(1);
-            let _: i64 = self
-                .index_add
-                .key(self.index(user))
+            let index = self.index(user);
+            let over: Vec<String> = self
+                .index
+                .add
+                .key(&index)
+                .arg(now_ms())
                 .arg(key.to_hex())
-                .arg(ttl)
+                .arg(unix_ms(expires_at))
+                .arg(self.max_per_user)
+                .invoke_async(&mut connection)
+                .await
+                .map_err(StoreError::unavailable)?;
+            if over.is_empty() {
+                return Ok(());
+            }
+            // Ended, then forgotten: should this fail half-way, the index still lists them
+            // and the next add ends them again.
+            for hex in &over {
+                let _: i64 = connection
+                    .del(format!("{}{hex}", self.prefix))
+                    .await
+                    .map_err(StoreError::unavailable)?;
+            }
+            let _: i64 = self
+                .index
+                .remove
+                .key(&index)
+                .arg(now_ms())
+                .arg(&over)
                 .invoke_async(&mut connection)
                 .await
                 .map_err(StoreError::unavailable)?;
@@ -263,8 +411,13 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
     fn index_remove<'a>(&'a self, user: &'a str, key: &'a RecordKey) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let _: i64 = connection
-                .srem(self.index(user), key.to_hex())
+            let _: i64 = self
+                .index
+                .remove
+                .key(self.index(user))
+                .arg(now_ms())
+                .arg(key.to_hex())
+                .invoke_async(&mut connection)
                 .await
                 .map_err(StoreError::unavailable)?;
             Ok(())
@@ -274,8 +427,12 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
     fn index_members<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<RecordKey>> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let members: Vec<String> = connection
-                .smembers(self.index(user))
+            let members: Vec<String> = self
+                .index
+                .members
+                .key(self.index(user))
+                .arg(now_ms())
+                .invoke_async(&mut connection)
                 .await
                 .map_err(StoreError::unavailable)?;
             members
@@ -286,6 +443,44 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn index_generation<'a>(&'a self, user: &'a str) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let generation: i64 = self
+                .index
+                .generation
+                .key(self.index(user))
+                .arg(now_ms())
+                .invoke_async(&mut connection)
+                .await
+                .map_err(StoreError::unavailable)?;
+            u64::try_from(generation)
+                .map_err(|_| StoreError::Corrupt(format!("a negative generation {generation}")))
+        })
+    }
+
+    fn index_set_generation<'a>(
+        &'a self,
+        user: &'a str,
+        generation: u64,
+        keep_until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let _: i64 = self
+                .index
+                .set_generation
+                .key(self.index(user))
+                .arg(now_ms())
+                .arg(generation)
+                .arg(unix_ms(keep_until))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(StoreError::unavailable)?;
+            Ok(())
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The checks. Each is listed once, in [`PER_BACKEND`] (run on every backend), or as
-//! [`OUTAGE`] (backends with a server), [`MISSING_MIDDLEWARE`] (once per app) or
-//! [`interoperate`] (several apps).
+//! [`OUTAGE`] (backends with a server), in [`ONCE`] (once per app) or [`interoperate`]
+//! (several apps).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +12,17 @@ use crate::http::Answer;
 
 /// A check: what it proves, and the proof.
 pub(super) type Check = (&'static str, fn(&dyn ConformanceApp, Backend));
+
+/// A check run once per app, and the backend it runs on.
+pub(super) type OnceCheck = (&'static str, fn(&dyn ConformanceApp, Backend), Backend);
+
+/// A way a browser marks a request as sent from another site: what it is, its headers, and
+/// the header the refusal names.
+type CrossSite = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
 
 /// The checks every backend runs.
 pub(super) const PER_BACKEND: &[Check] = &[
@@ -26,8 +37,8 @@ pub(super) const PER_BACKEND: &[Check] = &[
         bad_cookies_become_anonymous_sessions,
     ),
     (
-        "the first valid duplicate wins",
-        the_first_valid_duplicate_wins,
+        "the most recently issued valid duplicate wins",
+        the_most_recently_issued_valid_duplicate_wins,
     ),
     ("logout removes the cookie", logout_removes_the_cookie),
     (
@@ -53,6 +64,14 @@ pub(super) const PER_BACKEND: &[Check] = &[
         "bytes of another cookie never drop the session",
         bytes_of_another_cookie_never_drop_the_session,
     ),
+    (
+        "a server error drops the handler's changes",
+        a_server_error_drops_the_handlers_changes,
+    ),
+    (
+        "a synchronizer token verifies for its session only",
+        a_synchronizer_token_verifies_for_its_session_only,
+    ),
 ];
 
 /// Run on backends with a server to kill.
@@ -61,11 +80,36 @@ pub(super) const OUTAGE: Check = (
     a_store_outage_answers_503_then_recovers,
 );
 
-/// Run once per app (on the cookie backend).
-pub(super) const MISSING_MIDDLEWARE: Check = (
-    "a missing middleware names the fix",
-    a_missing_middleware_names_the_fix,
-);
+/// Run once per app, on the backend given.
+pub(super) const ONCE: &[OnceCheck] = &[
+    (
+        "a missing middleware names the fix",
+        a_missing_middleware_names_the_fix,
+        Backend::Cookie,
+    ),
+    (
+        "cross-site state changes are refused before the handler",
+        cross_site_state_changes_are_refused_before_the_handler,
+        // In store mode a logout that ran would delete the record: the proof that the
+        // handler did not run.
+        Backend::Memory,
+    ),
+    (
+        "same-origin and non-browser requests are served",
+        same_origin_and_non_browser_requests_are_served,
+        Backend::Cookie,
+    ),
+    (
+        "trusted origins and exempt paths are served",
+        trusted_origins_and_exempt_paths_are_served,
+        Backend::Cookie,
+    ),
+    (
+        "a token in the URL is never read",
+        a_token_in_the_url_is_never_read,
+        Backend::Cookie,
+    ),
+];
 
 fn get(server: &TestServer, path: &str, cookie: Option<&str>) -> Answer {
     server.get(path, cookie)
@@ -164,20 +208,28 @@ fn bad_cookies_become_anonymous_sessions(app: &dyn ConformanceApp, backend: Back
     }
 }
 
-fn the_first_valid_duplicate_wins(app: &dyn ConformanceApp, backend: Backend) {
+fn the_most_recently_issued_valid_duplicate_wins(app: &dyn ConformanceApp, backend: Backend) {
     let setup = Fixture::new(backend);
     let server = app.start(Some(setup.config()));
-    let one = get(&server, "/write", None).token();
-    let other = get(&server, "/write", None).cookie();
-    let second_write = get(&server, "/write", Some(&other));
+    // A valid session of someone else (a sibling subdomain can plant one for the parent
+    // domain, and browsers send it first when its path is longer)...
+    let planted = get(&server, "/write", None).cookie();
+    let second_write = get(&server, "/write", Some(&planted));
     assert_eq!(second_write.body, "2");
-    let two = second_write.cookie_or(&other);
-    let read = get(
-        &server,
-        "/read",
-        Some(&format!("session=garbage; {two}; session={one}")),
-    );
-    assert_eq!(read.body, "2");
+    let planted = second_write.cookie_or(&planted);
+    // ...issued before the victim's own.
+    setup.clock.advance(Duration::seconds(10));
+    let own = get(&server, "/write", None).cookie();
+    for header in [
+        format!("session=garbage; {planted}; {own}"),
+        format!("{own}; {planted}"),
+    ] {
+        let read = get(&server, "/read", Some(&header));
+        assert_eq!(
+            read.body, "1",
+            "{header}: the most recently issued one is read"
+        );
+    }
 }
 
 fn logout_removes_the_cookie(app: &dyn ConformanceApp, backend: Backend) {
@@ -439,4 +491,220 @@ fn bytes_of_another_cookie_never_drop_the_session(app: &dyn ConformanceApp, back
     let planted: &[u8] = b"junk=\xff\xfe";
     let read = crate::http::send_bytes(server.base(), "GET", "/read", &[&header, planted]);
     assert_eq!((read.status, read.body.as_str()), (200, "1"));
+}
+
+/// The headers of a browser's cross-site form post, and of old browsers' equivalents.
+const CROSS_SITE: &[CrossSite] = &[
+    (
+        "Sec-Fetch-Site: cross-site",
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ],
+        "Sec-Fetch-Site",
+    ),
+    (
+        "Sec-Fetch-Site: same-site",
+        &[
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://sibling.example"),
+        ],
+        "Sec-Fetch-Site",
+    ),
+    (
+        "an Origin of another site",
+        &[("origin", "https://evil.example")],
+        "Origin",
+    ),
+    ("Origin: null", &[("origin", "null")], "Origin"),
+];
+
+fn assert_refused(answer: &Answer, what: &str, reason: &str) {
+    assert_eq!(answer.status, 403, "{what}: {answer:?}");
+    assert!(
+        answer.body.contains("cross-origin request refused") && answer.body.contains(reason),
+        "{what}: the body says why: {:?}",
+        answer.body
+    );
+    assert!(answer.set_cookie.is_none(), "{what}: nothing changes");
+    assert_eq!(answer.cache_control.as_deref(), Some("no-store"), "{what}");
+}
+
+fn cross_site_state_changes_are_refused_before_the_handler(
+    app: &dyn ConformanceApp,
+    backend: Backend,
+) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
+    let cookie = get(&server, "/write", None).cookie();
+    for (what, headers, reason) in CROSS_SITE {
+        for (method, path) in [("POST", "/logout"), ("POST", "/renew"), ("POST", "/csrf")] {
+            let answer = server.send(method, path, Some(&cookie), headers);
+            assert_refused(&answer, &format!("{method} {path} with {what}"), reason);
+        }
+        // No route takes these methods: a framework that routes before its middleware (salvo)
+        // answers 405 and runs nothing; the others refuse first.
+        for method in ["PUT", "PATCH", "DELETE"] {
+            let answer = server.send(method, "/logout", Some(&cookie), headers);
+            if answer.status != 405 {
+                assert_refused(&answer, &format!("{method} /logout with {what}"), reason);
+            }
+        }
+        assert_eq!(
+            get(&server, "/read", Some(&cookie)).body,
+            "1",
+            "{what}: the refused logout never ran, the session lives"
+        );
+    }
+    // Safe methods are never refused: a cross-site link or image is how the web works.
+    let answer = server.send("GET", "/write", Some(&cookie), CROSS_SITE[0].1);
+    assert_eq!((answer.status, answer.body.as_str()), (200, "2"));
+}
+
+fn same_origin_and_non_browser_requests_are_served(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
+    let cookie = get(&server, "/write", None).cookie();
+    let own_origin = server.base().to_owned();
+    let cases: &[(&str, &[(&str, &str)])] = &[
+        (
+            "Sec-Fetch-Site: same-origin",
+            &[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://ignored.example"),
+            ],
+        ),
+        ("Sec-Fetch-Site: none", &[("sec-fetch-site", "none")]),
+        ("its own Origin", &[("origin", &own_origin)]),
+        ("neither header (curl, a script)", &[]),
+    ];
+    for (what, headers) in cases {
+        let answer = server.send("POST", "/renew", Some(&cookie), headers);
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (200, "renewed"),
+            "{what}"
+        );
+    }
+}
+
+fn trusted_origins_and_exempt_paths_are_served(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let protection = session_core::CrossOriginProtection::new()
+        .trust_origin("https://partner.example")
+        .exempt_path("/renew");
+    let server = app.start(Some(setup.config().cross_origin(protection)));
+    let cookie = get(&server, "/write", None).cookie();
+    let partner = [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "https://partner.example"),
+    ];
+    let answer = server.send("POST", "/logout", Some(&cookie), &partner);
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, "bye"),
+        "a trusted origin"
+    );
+    let evil = CROSS_SITE[0].1;
+    let answer = server.send("POST", "/renew", Some(&cookie), evil);
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, "renewed"),
+        "an exempt path"
+    );
+    let answer = server.send("POST", "/logout", Some(&cookie), evil);
+    assert_refused(&answer, "another origin on another path", "Sec-Fetch-Site");
+
+    let off = app.start(Some(
+        setup
+            .config()
+            .cross_origin(session_core::CrossOriginProtection::disabled()),
+    ));
+    let answer = off.send("POST", "/logout", Some(&cookie), evil);
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, "bye"),
+        "protection off"
+    );
+}
+
+fn a_synchronizer_token_verifies_for_its_session_only(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
+    let first = get(&server, "/csrf", None);
+    assert_eq!(first.status, 200);
+    let cookie = first.cookie();
+    let token = first.body.clone();
+    let again = get(&server, "/csrf", Some(&cookie));
+    assert_ne!(again.body, token, "masked afresh for every response");
+    assert!(
+        again.set_cookie.is_none(),
+        "the secret is made once: issuing again changes nothing"
+    );
+    let verify = |cookie: Option<&str>, token: Option<&str>| {
+        let headers: Vec<(&str, &str)> = token.map(|t| ("x-csrf-token", t)).into_iter().collect();
+        server.send("POST", "/csrf", cookie, &headers)
+    };
+    for valid in [&token, &again.body] {
+        let answer = verify(Some(&cookie), Some(valid));
+        assert_eq!((answer.status, answer.body.as_str()), (200, "ok"));
+    }
+    let other = get(&server, "/csrf", None);
+    let mut flipped = token.clone().into_bytes();
+    flipped[40] = if flipped[40] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).expect("ascii");
+    for (what, cookie, token) in [
+        ("no token", Some(cookie.as_str()), None),
+        (
+            "another session's token",
+            Some(cookie.as_str()),
+            Some(other.body.as_str()),
+        ),
+        (
+            "a changed token",
+            Some(cookie.as_str()),
+            Some(flipped.as_str()),
+        ),
+        ("garbage", Some(cookie.as_str()), Some("not-a-token")),
+        ("no session", None, Some(token.as_str())),
+    ] {
+        assert_eq!(verify(cookie, token).status, 403, "{what}");
+    }
+}
+
+fn a_server_error_drops_the_handlers_changes(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
+    let cookie = get(&server, "/write", None).cookie();
+    let writes = setup.store_writes();
+    let failed = get(&server, "/fail", Some(&cookie));
+    assert_eq!(failed.status, 500);
+    assert!(failed.set_cookie.is_none(), "{:?}", failed.set_cookie);
+    assert!(
+        vary_has_cookie(&failed),
+        "it loaded the session: {:?}",
+        failed.vary
+    );
+    assert_eq!(setup.store_writes(), writes, "nothing written to the store");
+    assert_eq!(get(&server, "/read", Some(&cookie)).body, "1");
+    let fresh = get(&server, "/fail", None);
+    assert!(
+        fresh.set_cookie.is_none(),
+        "no session is created by a failed request"
+    );
+}
+
+/// ASVS 3.1.1: session tokens travel in the cookie only, never in the URL.
+fn a_token_in_the_url_is_never_read(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
+    let written = get(&server, "/write", None);
+    let (cookie, token) = (written.cookie(), written.token());
+    for path in [format!("/read?session={token}"), format!("/read?{cookie}")] {
+        let answer = get(&server, &path, None);
+        assert_eq!(
+            answer.body, "0",
+            "{path}: a fresh session, the URL is not a cookie"
+        );
+    }
 }

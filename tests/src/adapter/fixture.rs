@@ -237,4 +237,17 @@ impl SessionStore for Counting {
     fn index_members<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<RecordKey>> {
         self.inner.index_members(user)
     }
+    fn index_generation<'a>(&'a self, user: &'a str) -> StoreFuture<'a, u64> {
+        self.inner.index_generation(user)
+    }
+    fn index_set_generation<'a>(
+        &'a self,
+        user: &'a str,
+        generation: u64,
+        keep_until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        self.wrote();
+        self.inner
+            .index_set_generation(user, generation, keep_until)
+    }
 }

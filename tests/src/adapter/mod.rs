@@ -16,6 +16,9 @@
 //! | `GET /sudo` | nothing | `sudo.get()` as `true`/`false` (`false` when unset) |
 //! | `GET /flash/set` | `notice.set("hello")` | `ok` |
 //! | `GET /flash` | `notice.take()` | the notice, or `none` |
+//! | `GET /fail` | `counter += 1`, then fails | `500` with any body |
+//! | `GET /csrf` | `csrf.issue()` | the token |
+//! | `POST /csrf` | `csrf.verify(..)` of the `x-csrf-token` header | `ok`, or `403` with any body |
 //!
 //! then call [`run_suite`] from a test. It runs every check with sessions in the cookie, in a
 //! `MemoryStore`, and (with the `redis` and `memcached` features, on by default) in a real
@@ -52,7 +55,7 @@
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
-use session_core::{Expiring, Flash, SessionConfig, SessionData};
+use session_core::{CsrfToken, Expiring, Flash, SessionConfig, SessionData};
 
 use crate::http::{self, Answer};
 use crate::report::Report;
@@ -74,6 +77,8 @@ pub struct ConformanceSession {
     /// Set by `/flash/set`, taken by `/flash`.
     #[session(flash)]
     pub notice: Flash<String>,
+    /// A synchronizer token (`GET /csrf` issues one, `POST /csrf` verifies it).
+    pub csrf: CsrfToken,
 }
 
 /// An app serving the conformance routes (see the [module docs](self)) with an adapter.
@@ -137,6 +142,17 @@ impl TestServer {
     pub fn post(&self, path: &str, cookie: Option<&str>) -> Answer {
         http::send(&self.base, "POST", path, cookie)
     }
+
+    /// Sends `method path` with an optional `Cookie` and more headers.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        http::send_with(&self.base, method, path, cookie, headers)
+    }
 }
 
 impl Drop for TestServer {
@@ -180,9 +196,9 @@ pub fn run_suite_on(app: &dyn ConformanceApp, backends: &[Backend]) {
             }
         }
     }
-    report.run(checks::MISSING_MIDDLEWARE.0, || {
-        (checks::MISSING_MIDDLEWARE.1)(app, Backend::Cookie);
-    });
+    for (name, check, backend) in checks::ONCE {
+        report.run(name, || check(app, *backend));
+    }
     report.finish();
 }
 

@@ -100,17 +100,46 @@ impl Wide {
 /// One write as recorded: created?, fields set (sorted), fields removed.
 pub(crate) type Write = (bool, Vec<String>, Vec<String>);
 
+/// Where a record's expiry or its index entry's deadline was set, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// A write of the record, with its `expires_at`.
+    Record(RecordKey, OffsetDateTime),
+    /// An index entry added for the record, with its deadline.
+    Index(RecordKey, OffsetDateTime),
+}
+
+/// Runs once, just before the next `index_add` reaches the store.
+pub(crate) type Hook = Box<dyn FnOnce() -> StoreFuture<'static, ()> + Send>;
+
 /// Records the writes a store receives, then passes them on; can be switched to fail.
-#[derive(Debug)]
 pub(crate) struct Recording {
     inner: Arc<dyn SessionStore>,
     writes: Mutex<Vec<Write>>,
+    deadlines: Mutex<Vec<Deadline>>,
+    before_index_add: Mutex<Option<Hook>>,
     failing: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Recording {
     pub(crate) fn take(&self) -> Vec<Write> {
         std::mem::take(&mut *self.writes.lock().expect("lock"))
+    }
+    pub(crate) fn take_deadlines(&self) -> Vec<Deadline> {
+        std::mem::take(&mut *self.deadlines.lock().expect("lock"))
+    }
+    /// Runs `hook` just before the next `index_add` (the one a login or renewal writes
+    /// before its new record), to put another request exactly there.
+    pub(crate) fn before_next_index_add(&self, hook: Hook) {
+        *self.before_index_add.lock().expect("lock") = Some(hook);
     }
     pub(crate) fn fail(&self, on: bool) {
         self.failing.store(on, std::sync::atomic::Ordering::SeqCst);
@@ -143,6 +172,10 @@ impl SessionStore for Recording {
                 .lock()
                 .expect("lock")
                 .push((write.create, set, remove));
+            self.deadlines
+                .lock()
+                .expect("lock")
+                .push(Deadline::Record(*key, write.expires_at));
             self.inner.save(key, write).await
         })
     }
@@ -159,7 +192,15 @@ impl SessionStore for Recording {
         expires_at: OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
+            let hook = self.before_index_add.lock().expect("lock").take();
+            if let Some(hook) = hook {
+                hook().await?;
+            }
             self.check()?;
+            self.deadlines
+                .lock()
+                .expect("lock")
+                .push(Deadline::Index(*key, expires_at));
             self.inner.index_add(user, key, expires_at).await
         })
     }
@@ -173,6 +214,25 @@ impl SessionStore for Recording {
         Box::pin(async move {
             self.check()?;
             self.inner.index_members(user).await
+        })
+    }
+    fn index_generation<'a>(&'a self, user: &'a str) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner.index_generation(user).await
+        })
+    }
+    fn index_set_generation<'a>(
+        &'a self,
+        user: &'a str,
+        generation: u64,
+        keep_until: OffsetDateTime,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.check()?;
+            self.inner
+                .index_set_generation(user, generation, keep_until)
+                .await
         })
     }
 }
@@ -208,6 +268,8 @@ impl Fx {
         let recording = Arc::new(Recording {
             inner: Arc::clone(&target.store),
             writes: Mutex::default(),
+            deadlines: Mutex::default(),
+            before_index_add: Mutex::default(),
             failing: Default::default(),
         });
         let clock = ManualClock::new(OffsetDateTime::now_utc());

@@ -6,11 +6,14 @@
 //!   long and odd field names, empty records), an update of a missing or expired record
 //!   writes nothing, updates set and remove fields, concurrent updates of different fields
 //!   both survive, delete reports liveness, expiry is exact on read without a sweeper, and the
-//!   per-user index;
+//!   per-user index (listed oldest first, ended entries dropped on add and never listed, a cap
+//!   past which the oldest session is ended, the user's generation kept as its sessions come
+//!   and go);
 //! - store mode as an application meets it, through `SessionManager`: only an id in the
 //!   cookie, only changed fields written, concurrent requests (different fields both kept,
 //!   same field last write wins, many requests of one session, many clients), renewal,
-//!   revocation, races with logout, "log out everywhere", expiring and flash fields,
+//!   revocation, races with logout, "log out everywhere" (also racing renewals, and "end my
+//!   other sessions"), index entries that outlive their records, expiring and flash fields,
 //!   migrations, idle and absolute timeouts, and outages (the store's errors, injected);
 //! - with a server the suite can stop ([`StoreUnderTest::with_server`]), a real outage:
 //!   errors while it is down, never an anonymous session, and recovery once it is back.
@@ -29,11 +32,12 @@
 use std::sync::Arc;
 
 use session_core::SessionError;
-use session_core::store::SessionStore;
+use session_core::store::{DEFAULT_MAX_SESSIONS_PER_USER, SessionStore};
 
 use crate::report::Report;
 
 mod fixture;
+mod index_checks;
 mod record_checks;
 mod session_checks;
 
@@ -74,6 +78,7 @@ impl ServerControl for crate::servers::Cluster {
 pub struct StoreUnderTest {
     store: Arc<dyn SessionStore>,
     server: Option<Box<dyn ServerControl>>,
+    max_sessions_per_user: usize,
 }
 
 impl std::fmt::Debug for StoreUnderTest {
@@ -81,6 +86,7 @@ impl std::fmt::Debug for StoreUnderTest {
         f.debug_struct("StoreUnderTest")
             .field("store", &self.store)
             .field("server", &self.server.is_some())
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .finish()
     }
 }
@@ -91,7 +97,17 @@ impl StoreUnderTest {
         Self {
             store,
             server: None,
+            max_sessions_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
         }
+    }
+
+    /// Tells the suite the store keeps at most `max` sessions per user (built with its
+    /// `with_max_sessions_per_user`), for the cap check; by default the suite expects
+    /// [`DEFAULT_MAX_SESSIONS_PER_USER`].
+    #[must_use]
+    pub fn with_max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_sessions_per_user = max;
+        self
     }
 
     /// Lets the suite stop and restart the store's server, for the outage check.
@@ -114,7 +130,7 @@ pub fn run_suite(name: &str, start: Start<'_>) {
     let mut report = Report::new(format!("store {name}"));
     let Some(first) = start() else {
         let reason = format!("the {name} store cannot start here");
-        for (check, _) in record_checks::CHECKS.iter().chain(session_checks::CHECKS) {
+        for (check, _) in all_checks() {
             report.skip(check, &reason);
         }
         report.finish();
@@ -122,13 +138,20 @@ pub fn run_suite(name: &str, start: Start<'_>) {
     };
     let has_server = first.server.is_some();
     drop(first);
-    for (label, check) in record_checks::CHECKS.iter().chain(session_checks::CHECKS) {
+    for (label, check) in all_checks() {
         report.run(label, || check(start));
     }
     if has_server {
         report.run(OUTAGE.0, || (OUTAGE.1)(start));
     }
     report.finish();
+}
+
+fn all_checks() -> impl Iterator<Item = &'static Check> {
+    record_checks::CHECKS
+        .iter()
+        .chain(index_checks::CHECKS)
+        .chain(session_checks::CHECKS)
 }
 
 const OUTAGE: Check = (

@@ -57,6 +57,25 @@ async fn flash(mut s: Session<S>) -> String {
     s.notice.take().unwrap_or_else(|| "none".into())
 }
 
+async fn fail(mut s: Session<S>) -> actix_web::HttpResponse {
+    s.counter += 1;
+    actix_web::HttpResponse::InternalServerError().body("failed")
+}
+async fn csrf_issue(mut s: Session<S>) -> String {
+    s.csrf.issue()
+}
+async fn csrf_verify(s: Session<S>, request: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    let token = request
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok());
+    if token.is_some_and(|t| s.csrf.verify(t)) {
+        actix_web::HttpResponse::Ok().body("ok")
+    } else {
+        actix_web::HttpResponse::Forbidden().body("bad token")
+    }
+}
+
 fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/write", web::get().to(write))
@@ -68,7 +87,10 @@ fn routes(config: &mut web::ServiceConfig) {
         .route("/sudo/set", web::get().to(sudo_set))
         .route("/sudo", web::get().to(sudo))
         .route("/flash/set", web::get().to(flash_set))
-        .route("/flash", web::get().to(flash));
+        .route("/flash", web::get().to(flash))
+        .route("/fail", web::get().to(fail))
+        .route("/csrf", web::get().to(csrf_issue))
+        .route("/csrf", web::post().to(csrf_verify));
 }
 
 fn serve(middleware: Option<SessionMiddleware<S>>) -> TestServer {

@@ -78,6 +78,26 @@ fn routes() -> Router {
             }),
         )
         .route(
+            "/fail",
+            get(|mut s: Session<S>| async move {
+                s.counter += 1;
+                (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "failed")
+            }),
+        )
+        .route(
+            "/csrf",
+            get(|mut s: Session<S>| async move { s.csrf.issue() }).post(
+                |s: Session<S>, headers: axum::http::HeaderMap| async move {
+                    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+                    if token.is_some_and(|t| s.csrf.verify(t)) {
+                        (axum::http::StatusCode::OK, "ok")
+                    } else {
+                        (axum::http::StatusCode::FORBIDDEN, "bad token")
+                    }
+                },
+            ),
+        )
+        .route(
             "/flash",
             get(
                 |mut s: Session<S>| async move { s.notice.take().unwrap_or_else(|| "none".into()) },

@@ -69,6 +69,36 @@ fn flash(mut s: Session<S>) -> String {
     s.notice.take().unwrap_or_else(|| "none".into())
 }
 
+#[get("/fail")]
+fn fail(mut s: Session<S>) -> (rocket::http::Status, &'static str) {
+    s.counter += 1;
+    (rocket::http::Status::InternalServerError, "failed")
+}
+#[get("/csrf")]
+fn csrf_issue(mut s: Session<S>) -> String {
+    s.csrf.issue()
+}
+/// The `x-csrf-token` header, if any.
+struct CsrfHeader(Option<String>);
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for CsrfHeader {
+    type Error = std::convert::Infallible;
+    async fn from_request(
+        request: &'r rocket::Request<'_>,
+    ) -> rocket::request::Outcome<Self, Self::Error> {
+        let token = request.headers().get_one("x-csrf-token").map(str::to_owned);
+        rocket::request::Outcome::Success(Self(token))
+    }
+}
+#[post("/csrf")]
+fn csrf_verify(s: Session<S>, token: CsrfHeader) -> (rocket::http::Status, &'static str) {
+    if token.0.is_some_and(|t| s.csrf.verify(&t)) {
+        (rocket::http::Status::Ok, "ok")
+    } else {
+        (rocket::http::Status::Forbidden, "bad token")
+    }
+}
+
 fn serve(fairing: Option<SessionFairing<S>>) -> TestServer {
     let config = rocket::Config {
         // Rocket binds port 0 to a free port and reports it at liftoff: no window for another
@@ -90,7 +120,19 @@ fn serve(fairing: Option<SessionFairing<S>>) -> TestServer {
         .mount(
             "/",
             routes![
-                write, read, untouched, peek, logout, renew, sudo_set, sudo, flash_set, flash
+                write,
+                read,
+                untouched,
+                peek,
+                logout,
+                renew,
+                sudo_set,
+                sudo,
+                flash_set,
+                flash,
+                fail,
+                csrf_issue,
+                csrf_verify
             ],
         )
         .attach(rocket::fairing::AdHoc::on_liftoff(

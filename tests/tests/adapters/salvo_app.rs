@@ -86,6 +86,38 @@ async fn flash(req: &mut Request, depot: &mut Depot) -> Answer<String> {
     Ok(s.notice.take().unwrap_or_else(|| "none".into()))
 }
 
+#[handler]
+async fn fail(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut salvo_core::Response,
+) -> Answer<&'static str> {
+    let mut s = depot.session::<S>(req).await?;
+    s.counter += 1;
+    res.status_code(salvo_core::http::StatusCode::INTERNAL_SERVER_ERROR);
+    Ok("failed")
+}
+#[handler]
+async fn csrf_issue(req: &mut Request, depot: &mut Depot) -> Answer<String> {
+    let mut s = depot.session::<S>(req).await?;
+    Ok(s.csrf.issue())
+}
+#[handler]
+async fn csrf_verify(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut salvo_core::Response,
+) -> Answer<&'static str> {
+    let s = depot.session::<S>(req).await?;
+    let token = req.header::<String>("x-csrf-token");
+    if token.is_some_and(|t| s.csrf.verify(&t)) {
+        Ok("ok")
+    } else {
+        res.status_code(salvo_core::http::StatusCode::FORBIDDEN);
+        Ok("bad token")
+    }
+}
+
 fn routes() -> Router {
     Router::new()
         .push(Router::with_path("write").get(write))
@@ -98,6 +130,8 @@ fn routes() -> Router {
         .push(Router::with_path("sudo").get(sudo))
         .push(Router::with_path("flash/set").get(flash_set))
         .push(Router::with_path("flash").get(flash))
+        .push(Router::with_path("fail").get(fail))
+        .push(Router::with_path("csrf").get(csrf_issue).post(csrf_verify))
 }
 
 fn serve(router: Router) -> TestServer {

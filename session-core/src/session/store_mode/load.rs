@@ -12,6 +12,8 @@ use crate::token::TokenTimes;
 
 /// At most this many of a request's session cookies are looked up in the store.
 const MAX_LOOKUPS: usize = 3;
+/// At most this many of a request's session cookies are opened (their MAC checked).
+const MAX_CANDIDATES: usize = 8;
 
 impl SessionManager {
     pub(in crate::session) async fn load_stored<T: SessionData>(
@@ -23,21 +25,22 @@ impl SessionManager {
         let cookie = self.inner.config.cookie.cookie_name();
         let mut first_rejection = None;
         let mut buf = Vec::new();
-        let mut lookups = 0;
-        for value in values {
-            let opened = self.open_id::<T>(value, now, &mut buf);
-            let (id, times, refresh_due, cookie_reissue) = match opened {
-                Ok(opened) => opened,
+        // Duplicates: the most recently issued of the tokens that verify is looked up first
+        // (a sibling subdomain may plant its own valid session ahead of the victim's).
+        let mut verified = Vec::new();
+        for value in values.into_iter().take(MAX_CANDIDATES) {
+            match self.open_id::<T>(value, now, &mut buf) {
+                Ok(opened) => verified.push(opened),
                 Err(rejection) => {
                     first_rejection.get_or_insert(rejection);
-                    continue;
                 }
-            };
-            // A client could collect its own old tokens and send dozens: a few lookups only.
-            if lookups == MAX_LOOKUPS {
-                break;
             }
-            lookups += 1;
+        }
+        verified.sort_by_key(|(_, times, _, _)| {
+            std::cmp::Reverse((times.last_active, times.issued_at))
+        });
+        // A client could collect its own old tokens and send dozens: a few lookups only.
+        for (id, times, refresh_due, cookie_reissue) in verified.into_iter().take(MAX_LOOKUPS) {
             let key = id.record_key();
             let Some(fields) = store.load(&key).await? else {
                 first_rejection.get_or_insert(Rejection::UnknownSession);

@@ -14,7 +14,10 @@
 //! - [`write`](mod@write): writes a whole record or the fields that changed;
 //! - [`record`]: the record layout (`@meta`, one field per struct field, `@deadline:<slot>`)
 //!   and the split of a struct into those fields;
-//! - [`user_index`]: the per-user index ("log out everywhere"). See [`crate::store`].
+//! - [`user_index`]: the per-user index ("log out everywhere", "end my other sessions") and
+//!   the generation check that closes its race with renewals. See [`crate::store`];
+//! - [`events`]: the lifecycle events (created, renewed, ended, a user's sessions ended), in
+//!   both modes.
 
 use time::OffsetDateTime;
 
@@ -23,6 +26,7 @@ use crate::error::SessionError;
 use crate::schema::{STORE_ID_VERSION, Schema, SessionData};
 use crate::store::{SessionId, SessionStore};
 
+pub(super) mod events;
 mod load;
 mod record;
 mod save;
@@ -65,6 +69,9 @@ struct Stored {
     id: SessionId,
     issued_at: i64,
     user: Option<String>,
+    /// The generation of the user's sessions this session was logged in with (0: none); a
+    /// renewal carries it to the new record.
+    generation: u64,
     /// The struct fields' bytes, in declaration order.
     fields: Vec<Vec<u8>>,
     deadlines: Vec<(u8, i64)>,
@@ -113,6 +120,22 @@ impl SessionManager {
                 now.saturating_add(idle.whole_seconds())
             });
         unix(idle.min(absolute_deadline))
+    }
+
+    /// The deadline of a session's per-user index entry written now: past the expiry of any
+    /// write to its record until the next refresh of the cookie (a write pushes the record's
+    /// expiry without a new index entry only before the refresh is due, which every server
+    /// decides from the same `last_active` in the cookie), plus the clock skew allowed between
+    /// the servers that prune the index and the backend that expires records; capped by the
+    /// absolute deadline. So an index entry never leaves before its record.
+    fn index_deadline(&self, now: i64, absolute_deadline: i64) -> OffsetDateTime {
+        let config = &self.inner.config;
+        let deadline = config.idle_timeout.map_or(absolute_deadline, |idle| {
+            now.saturating_add(idle.whole_seconds())
+                .saturating_add(config.refresh_interval.whole_seconds())
+                .saturating_add(config.clock_skew.whole_seconds())
+        });
+        unix(deadline.min(absolute_deadline))
     }
 }
 

@@ -1,7 +1,9 @@
 //! The record layout: how a session of `T` sits in a store record, and how it is read back.
 //!
 //! A record holds `@meta` (schema, field order, issue time, user key), one field per struct
-//! field (its postcard encoding), and `@deadline:<slot>` per set expiring field.
+//! field (its postcard encoding), `@deadline:<slot>` per set expiring field, and
+//! `@generation` (8 bytes, little-endian) when its user's sessions have a generation (see
+//! [`crate::store::SessionStore`], "the per-user index"; absent means 0).
 //!
 //! Postcard writes a struct as its fields one after the other with no framing, so the
 //! concatenation of the field encodings in declaration order is the encoding of the whole
@@ -22,6 +24,9 @@ use crate::store::SessionId;
 pub(super) const META: &str = "@meta";
 /// The prefix of the field that holds an expiring field's deadline, followed by its slot.
 const DEADLINE: &str = "@deadline:";
+/// The field that holds the generation of the user's sessions this session was logged in
+/// with.
+pub(super) const GENERATION: &str = "@generation";
 
 /// What a record says about itself (`@meta`). The field list comes last, so that a reader of
 /// the current schema decodes only [`MetaHead`] (postcard ignores the bytes after it) and takes
@@ -112,11 +117,18 @@ pub(super) fn decode_record<T: SessionData>(
         fields.iter().map(|(name, _)| name.clone()).collect()
     };
     let mut deadlines: Vec<(u8, i64)> = Vec::new();
+    let mut generation = 0;
     for (name, bytes) in &fields {
         if let Some(slot) = name.strip_prefix(DEADLINE) {
             let slot = slot.parse().map_err(|_| Rejection::Undecodable)?;
             let deadline = postcard::from_bytes(bytes).map_err(|_| Rejection::Undecodable)?;
             deadlines.push((slot, deadline));
+        } else if name == GENERATION {
+            let bytes: [u8; 8] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| Rejection::Undecodable)?;
+            generation = u64::from_le_bytes(bytes);
         }
     }
     // The struct fields in order; a missing one makes the record undecodable.
@@ -145,6 +157,7 @@ pub(super) fn decode_record<T: SessionData>(
             id,
             issued_at: head.issued_at,
             user: head.user.map(str::to_owned),
+            generation,
             fields: ordered,
             // All deadlines as stored, so the next write removes those of dropped fields.
             deadlines,

@@ -1,15 +1,16 @@
 //! Saving in store mode: decides what a save does (nothing, logout, a new record, renewal, a
 //! migrated rewrite, an update in place) and which cookie, if any, answers it.
 
+use super::events;
 use super::record::split;
-use super::user_index::tidy_index;
+use super::user_index::{read_generation, tidy_index};
 use super::write::RecordContent;
 use super::{StoreState, id_schema, serialize_error};
 use crate::error::SessionError;
 use crate::rejection::Rejection;
 use crate::schema::{SessionData, collect_deadlines};
 use crate::session::{LoadStatus, Mode, Pending, SessionHandle, SessionManager, SetCookie};
-use crate::store::{SessionId, SessionStore, StoreError};
+use crate::store::{RecordKey, SessionId, SessionStore, StoreError};
 use crate::token::{SealInput, TokenTimes};
 
 impl SessionManager {
@@ -27,6 +28,7 @@ impl SessionManager {
                 if let Some(stored) = &handle.store_state().record {
                     let key = stored.id.record_key();
                     store.delete(&key).await?;
+                    events::ended(&key, "logout");
                     if let Some(user) = stored.user() {
                         tidy_index(store, user, &key).await;
                     }
@@ -66,8 +68,17 @@ impl SessionManager {
                     // A new visitor whose session is still empty: no record, no cookie.
                     return Ok(None);
                 }
-                self.create::<T>(store, handle, &fields, &deadlines, user_change, now)
-                    .await
+                let created = self
+                    .create::<T>(store, handle, &fields, &deadlines, user_change, None, now)
+                    .await;
+                match created {
+                    Ok(Some((key, set_cookie))) => {
+                        events::created(&key);
+                        Ok(Some(set_cookie))
+                    }
+                    Ok(None) => return Ok(self.ended(handle)),
+                    Err(error) => Err(error),
+                }
             }
             Some(old) if renew => {
                 // Claim the old record first and go on only if this request removed it: a
@@ -81,9 +92,23 @@ impl SessionManager {
                 if let Some(user) = old.user() {
                     tidy_index(store, user, &old_key).await;
                 }
-                let user = user_change.or_else(|| old.user.clone());
-                self.create::<T>(store, handle, &fields, &deadlines, user, now)
-                    .await
+                // The same user: the session goes on under a new id, with the generation it
+                // was logged in with. Another user: a login, with that user's generation.
+                let (user, generation) = match user_change {
+                    Some(user) => (Some(user), None),
+                    None => (old.user.clone(), Some(old.generation)),
+                };
+                let created = self
+                    .create::<T>(store, handle, &fields, &deadlines, user, generation, now)
+                    .await;
+                match created {
+                    Ok(Some((key, set_cookie))) => {
+                        events::renewed(&key, &old_key);
+                        Ok(Some(set_cookie))
+                    }
+                    Ok(None) => return Ok(self.ended(handle)),
+                    Err(error) => Err(error),
+                }
             }
             Some(old) if old.rewrite => {
                 // Migrated from an older schema: the whole record in the current layout, but
@@ -100,6 +125,7 @@ impl SessionManager {
                             fields: &fields,
                             deadlines: &deadlines,
                             user: old.user.clone(),
+                            generation: old.generation,
                             stale: &stale,
                         },
                         false,
@@ -163,8 +189,15 @@ impl SessionManager {
         None
     }
 
-    /// Writes the session as a new record under a fresh id and answers the cookie that
-    /// carries the id.
+    /// Writes the session as a new record under a fresh id and answers its key and the
+    /// cookie that carries the id.
+    ///
+    /// With a user, the record carries `generation` (a renewal's, from the old record) or
+    /// else the user's current one (a login). Once the record is written, the user's
+    /// generation is read again: if it changed, a "log out everywhere" ran meanwhile and may
+    /// have listed the user's sessions before this one was in the index, so the new record is
+    /// deleted and the answer is `None` (the session ended).
+    #[allow(clippy::too_many_arguments)]
     async fn create<T: SessionData>(
         &self,
         store: &dyn SessionStore,
@@ -172,8 +205,9 @@ impl SessionManager {
         fields: &[(&'static str, Vec<u8>)],
         deadlines: &[(u8, i64)],
         user: Option<String>,
+        generation: Option<u64>,
         now: i64,
-    ) -> Result<Option<SetCookie>, SessionError> {
+    ) -> Result<Option<(RecordKey, SetCookie)>, SessionError> {
         let id = SessionId::random().map_err(|e| SessionError::Rng(e.to_string()))?;
         let absolute = now.saturating_add(self.inner.config.absolute_timeout.whole_seconds());
         let times = TokenTimes {
@@ -182,20 +216,36 @@ impl SessionManager {
             absolute_deadline: absolute,
             field_deadlines: Vec::new(),
         };
+        let generation = match (&user, generation) {
+            (Some(_), Some(carried)) => carried,
+            (Some(user), None) => read_generation(store, user).await?.unwrap_or(0),
+            (None, _) => 0,
+        };
+        let check_user = user.clone();
         let content = RecordContent {
             fields,
             deadlines,
             user,
+            generation,
             stale: &[],
         };
         let stored = self
             .write_record::<T>(store, &id, now, absolute, content, true, now)
             .await?
             .ok_or_else(|| StoreError::Corrupt("the store refused to create a record".into()))?;
+        let key = id.record_key();
+        if let Some(user) = check_user
+            && let Some(current) = read_generation(store, &user).await?
+            && current != generation
+        {
+            store.delete(&key).await?;
+            tidy_index(store, &user, &key).await;
+            return Ok(None);
+        }
         let set_cookie = self.seal_id::<T>(&id, &times)?;
         handle.store_state().record = Some(Box::new(stored));
         handle.times = Some(times);
-        Ok(Some(set_cookie))
+        Ok(Some((key, set_cookie)))
     }
 
     /// After an update in place: a new cookie only when the cookie itself must change (key

@@ -1,9 +1,10 @@
 //! Writing records: a whole record (created, or rewritten in the current layout after a
 //! migration), or, for an update in place, only the fields and deadlines that differ from the
-//! record as loaded. The user's index entry is written before a record that names the user.
+//! record as loaded. The user's index entry is written before a record that names the user,
+//! and again whenever the record's idle deadline is pushed with the cookie's.
 
-use super::record::{META, deadline_field, meta_bytes};
-use super::{Stored, serialize_error, unix};
+use super::record::{GENERATION, META, deadline_field, meta_bytes};
+use super::{Stored, serialize_error};
 use crate::error::SessionError;
 use crate::schema::SessionData;
 use crate::session::{Reissue, SessionHandle, SessionManager};
@@ -14,6 +15,8 @@ pub(super) struct RecordContent<'a> {
     pub(super) fields: &'a [(&'static str, Vec<u8>)],
     pub(super) deadlines: &'a [(u8, i64)],
     pub(super) user: Option<String>,
+    /// The generation of the user's sessions the session was logged in with (0: none).
+    pub(super) generation: u64,
     /// Fields of the record to remove (a migrated record's names the new schema lacks).
     pub(super) stale: &'a [&'a str],
 }
@@ -37,6 +40,7 @@ impl SessionManager {
             fields,
             deadlines,
             user,
+            generation,
             stale,
         } = content;
         let meta_bytes = meta_bytes::<T>(issued_at, user.as_deref(), fields)?;
@@ -49,8 +53,12 @@ impl SessionManager {
             .map(|(_, deadline)| postcard::to_allocvec(deadline))
             .collect::<Result<_, _>>()
             .map_err(serialize_error)?;
-        let mut set: Vec<(&str, &[u8])> = Vec::with_capacity(1 + fields.len() + deadlines.len());
+        let generation_bytes = generation.to_le_bytes();
+        let mut set: Vec<(&str, &[u8])> = Vec::with_capacity(2 + fields.len() + deadlines.len());
         set.push((META, &meta_bytes));
+        if generation != 0 {
+            set.push((GENERATION, &generation_bytes));
+        }
         set.extend(fields.iter().map(|(name, bytes)| (*name, bytes.as_slice())));
         set.extend(
             deadline_names
@@ -65,7 +73,9 @@ impl SessionManager {
             .collect();
         let key = id.record_key();
         if let Some(user) = &user {
-            store.index_add(user, &key, unix(absolute)).await?;
+            store
+                .index_add(user, &key, self.index_deadline(now, absolute))
+                .await?;
         }
         let written = store
             .save(
@@ -85,6 +95,7 @@ impl SessionManager {
             id: id.clone(),
             issued_at,
             user,
+            generation,
             fields: fields.iter().map(|(_, bytes)| bytes.clone()).collect(),
             deadlines: deadlines.to_vec(),
             stale: Vec::new(),
@@ -145,6 +156,15 @@ impl SessionManager {
             .as_ref()
             .map_or(now, |times| times.absolute_deadline);
         let key = old.id.record_key();
+        if old.cookie_due
+            && let Some(user) = old.user()
+        {
+            // The cookie's idle deadline moves on: the index entry goes first, so it never
+            // leaves before the record (see `index_deadline`).
+            store
+                .index_add(user, &key, self.index_deadline(now, absolute))
+                .await?;
+        }
         let written = store
             .save(
                 &key,

@@ -1,12 +1,231 @@
-//! The life of a session id: renewal, logout, races with logout, the per-user index ("log out everywhere") and a user key's fresh id.
+//! The life of a session id: renewal, logout, races with logout, the per-user index ("log out
+//! everywhere", also racing renewals, and "end my other sessions") and a user key's fresh id.
+
+use std::sync::{Arc, Mutex};
 
 use session_core::Rejection;
 use session_core::time::Duration;
 
 use super::super::Start;
-use super::super::fixture::{Fx, Profile};
+use super::super::fixture::{Deadline, Fx, Profile};
 use super::rejection;
 use crate::servers::runtime;
+
+/// Rounds of the renewal / "log out everywhere" race.
+const RACE_ROUNDS: usize = 100;
+
+fn refused(fx: &Fx, token: &str) {
+    let handle = fx.load::<Profile>(Some(token));
+    assert_eq!(rejection(&handle), Some(&Rejection::UnknownSession));
+}
+
+fn listed(fx: &Fx, user: &str) -> usize {
+    runtime()
+        .block_on(fx.manager.user_sessions(user))
+        .expect("list")
+        .len()
+}
+
+/// "Log out everywhere" run exactly where a renewal has deleted its old record and not yet
+/// written the new one's index entry: the listing sees neither, and the renewal must still
+/// not carry the session on.
+pub(super) fn log_out_everywhere_between_the_steps_of_a_renewal_ends_it(start: Start<'_>) {
+    let fx = Fx::new(start);
+    let token = fx.login("alice");
+    let mut renewing = fx.load::<Profile>(Some(&token));
+    renewing.renew();
+    let manager = fx.manager.clone();
+    let ended = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&ended);
+    fx.recording.before_next_index_add(Box::new(move || {
+        Box::pin(async move {
+            let n = manager.end_user_sessions("alice").await?;
+            *seen.lock().expect("lock") = Some(n);
+            Ok(())
+        })
+    }));
+    assert_eq!(fx.save(&mut renewing), None, "no new id: the session ended");
+    assert_eq!(
+        *ended.lock().expect("lock"),
+        Some(0),
+        "the listing saw neither record (else this check proves nothing)"
+    );
+    assert!(
+        renewing.user_key().is_none(),
+        "the handle is an empty session now"
+    );
+    refused(&fx, &token);
+    assert_eq!(listed(&fx, "alice"), 0);
+
+    // A login at that very moment ends too: it started before the sessions were ended.
+    let mut login = fx.load::<Profile>(None);
+    login.set_user_key("alice").expect("store mode");
+    let manager = fx.manager.clone();
+    fx.recording.before_next_index_add(Box::new(move || {
+        Box::pin(async move { manager.end_user_sessions("alice").await.map(|_| ()) })
+    }));
+    assert_eq!(fx.save(&mut login), None);
+    assert_eq!(listed(&fx, "alice"), 0);
+    // Afterwards, logins work again.
+    let token = fx.login("alice");
+    assert_eq!(fx.load::<Profile>(Some(&token)).user_key(), Some("alice"));
+}
+
+/// Renewals and "log out everywhere" at the same time, on two threads, many times: never a
+/// live session of the user afterwards.
+pub(super) fn renewals_racing_log_out_everywhere_never_leave_a_live_session(start: Start<'_>) {
+    let fx = Fx::new(start);
+    for round in 0..RACE_ROUNDS {
+        let token = fx.login("alice");
+        let manager = fx.manager.clone();
+        let header = format!("session={token}");
+        let renewal = runtime().spawn(async move {
+            for _ in 0..round % 3 {
+                tokio::task::yield_now().await;
+            }
+            let mut handle = manager
+                .load::<Profile>([header.as_str()])
+                .await
+                .expect("load");
+            handle.renew();
+            handle.data_mut().cart.push(1);
+            manager
+                .save(&mut handle)
+                .await
+                .expect("save")
+                .map(|cookie| cookie.value().to_owned())
+        });
+        runtime().block_on(async {
+            for _ in 0..round % 4 {
+                tokio::task::yield_now().await;
+            }
+            fx.manager.end_user_sessions("alice").await.expect("end")
+        });
+        let renewed = runtime().block_on(renewal).expect("the renewal ran");
+        refused(&fx, &token);
+        if let Some(renewed) = renewed {
+            // The renewal may have loaded after the logout: then it is a new anonymous
+            // session, never alice's.
+            let handle = fx.load::<Profile>(Some(&renewed));
+            assert!(
+                handle.user_key().is_none() && handle.data().user.is_none(),
+                "round {round}: a session of alice survived log out everywhere"
+            );
+        }
+        assert_eq!(listed(&fx, "alice"), 0, "round {round}");
+    }
+}
+
+/// "End my other sessions" (after a password change): every other session of the user ends,
+/// the current one goes on, also renewed later or in the same request.
+pub(super) fn ending_the_other_sessions_keeps_the_current_one(start: Start<'_>) {
+    let fx = Fx::new(start);
+    let laptop = fx.login("alice");
+    let phone = fx.login("alice");
+    let tablet = fx.login("alice");
+    let bob = fx.login("bob");
+    let end_others = |handle: &mut session_core::SessionHandle<Profile>| {
+        runtime()
+            .block_on(fx.manager.end_other_sessions(handle))
+            .expect("end")
+    };
+
+    let mut current = fx.load::<Profile>(Some(&phone));
+    assert_eq!(end_others(&mut current), 2);
+    assert_eq!(fx.save(&mut current), None, "nothing to send for this one");
+    refused(&fx, &laptop);
+    refused(&fx, &tablet);
+    assert_eq!(fx.load::<Profile>(Some(&phone)).user_key(), Some("alice"));
+    assert_eq!(fx.load::<Profile>(Some(&bob)).user_key(), Some("bob"));
+    assert_eq!(listed(&fx, "alice"), 1);
+
+    // Renewing the kept session later keeps it.
+    let mut renew = fx.load::<Profile>(Some(&phone));
+    renew.renew();
+    let phone = fx.save(&mut renew).expect("a new id");
+    assert_eq!(fx.load::<Profile>(Some(&phone)).user_key(), Some("alice"));
+
+    // A password change: the others end, and this one is renewed in the same request.
+    let other = fx.login("alice");
+    let mut change = fx.load::<Profile>(Some(&phone));
+    assert_eq!(end_others(&mut change), 1);
+    change.renew();
+    let changed = fx.save(&mut change).expect("a new id");
+    refused(&fx, &other);
+    refused(&fx, &phone);
+    assert_eq!(fx.load::<Profile>(Some(&changed)).user_key(), Some("alice"));
+
+    // At login, before the session is saved: every earlier session is "other".
+    let mut login = fx.load::<Profile>(None);
+    login.set_user_key("alice").expect("store mode");
+    assert_eq!(end_others(&mut login), 1);
+    let fresh = fx.save(&mut login).expect("a cookie");
+    refused(&fx, &changed);
+    assert_eq!(fx.load::<Profile>(Some(&fresh)).user_key(), Some("alice"));
+
+    // Later logins stay; log out everywhere ends them all.
+    let later = fx.login("alice");
+    assert_eq!(fx.load::<Profile>(Some(&later)).user_key(), Some("alice"));
+    assert_eq!(
+        runtime()
+            .block_on(fx.manager.end_user_sessions("alice"))
+            .expect("end"),
+        2
+    );
+    refused(&fx, &fresh);
+    refused(&fx, &later);
+
+    let mut anonymous = fx.load::<Profile>(None);
+    assert_eq!(end_others(&mut anonymous), 0, "no user key, nothing to end");
+    assert_eq!(fx.load::<Profile>(Some(&bob)).user_key(), Some("bob"));
+}
+
+/// Every write of a user's record comes after an index entry for it with a deadline at least
+/// the record's expiry: the index can drop an entry at its deadline without losing a live
+/// session (a refresh pushes both; writes between refreshes stay within the entry).
+pub(super) fn index_entries_never_leave_before_their_records(start: Start<'_>) {
+    let fx = Fx::new(start);
+    let token = fx.login("alice");
+    let steps = [
+        (Duration::seconds(10), true),
+        (Duration::seconds(55), true), // the refresh is due: a new cookie
+        (Duration::seconds(59), true), // just before the next
+        (Duration::seconds(61), false), // a refresh alone
+        (Duration::seconds(30), true),
+    ];
+    let mut token = token;
+    for (i, (wait, change)) in steps.into_iter().enumerate() {
+        fx.clock.advance(wait);
+        let mut handle = fx.load::<Profile>(Some(&token));
+        assert_eq!(handle.user_key(), Some("alice"), "step {i}");
+        if change {
+            handle.data_mut().cart.push(i as u32);
+        }
+        if let Some(new) = fx.save(&mut handle) {
+            token = new;
+        }
+    }
+    let mut entries = std::collections::HashMap::new();
+    let mut writes = 0;
+    for deadline in fx.recording.take_deadlines() {
+        match deadline {
+            Deadline::Index(key, at) => {
+                let latest = entries.entry(key).or_insert(at);
+                *latest = (*latest).max(at);
+            }
+            Deadline::Record(key, expires_at) => {
+                writes += 1;
+                let entry = entries.get(&key).copied();
+                assert!(
+                    entry.is_some_and(|at| at >= expires_at),
+                    "write {writes}: the record expires at {expires_at}, its index entry at {entry:?}"
+                );
+            }
+        }
+    }
+    assert!(writes >= 5, "{writes} writes");
+    assert_eq!(listed(&fx, "alice"), 1);
+}
 
 pub(super) fn renew_moves_the_data_and_kills_the_old_id(start: Start<'_>) {
     let fx = Fx::new(start);

@@ -86,6 +86,22 @@ pub(super) const CHECKS: &[super::Check] = &[
         lifecycle::a_user_key_always_comes_with_a_fresh_id,
     ),
     (
+        "log out everywhere between the steps of a renewal ends it",
+        lifecycle::log_out_everywhere_between_the_steps_of_a_renewal_ends_it,
+    ),
+    (
+        "renewals racing log out everywhere never leave a live session",
+        lifecycle::renewals_racing_log_out_everywhere_never_leave_a_live_session,
+    ),
+    (
+        "ending the other sessions keeps the current one",
+        lifecycle::ending_the_other_sessions_keeps_the_current_one,
+    ),
+    (
+        "index entries never leave before their records",
+        lifecycle::index_entries_never_leave_before_their_records,
+    ),
+    (
         "many concurrent clients lose nothing",
         writes::many_concurrent_clients_lose_nothing,
     ),
