@@ -26,6 +26,8 @@
 //! where XChaCha20-Poly1305 from the same RustCrypto line took 1.7 µs (its AVX2 backend's
 //! intrinsics were not inlined by this compiler).
 
+mod verified;
+
 use aes_gcm_siv::aead::{AeadInPlace, KeyInit as _};
 use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use base64::Engine as _;
@@ -155,6 +157,8 @@ pub(crate) struct Codec {
     purpose_tag: u8,
     policy: RotationPolicy,
     encrypt: bool,
+    /// Tokens verified recently (`None`: every open does all the work).
+    verified: Option<verified::VerifiedCache>,
 }
 
 impl std::fmt::Debug for Codec {
@@ -204,7 +208,16 @@ impl Codec {
             purpose_tag: purpose_tag(purpose),
             policy,
             encrypt,
+            verified: Some(verified::VerifiedCache::new()),
         }
+    }
+
+    /// The same codec without the cache of verified tokens: every open decodes, verifies and
+    /// decrypts (the reference the cache is tested against).
+    #[cfg(test)]
+    pub(crate) fn without_cache(mut self) -> Self {
+        self.verified = None;
+        self
     }
 
     /// Whether new tokens are encrypted.
@@ -288,36 +301,22 @@ impl Codec {
         if value.len() > MAX_COOKIE_BYTES {
             return Err(Rejection::Oversized { len: value.len() });
         }
-        buf.clear();
-        URL_SAFE_NO_PAD
-            .decode_vec(value.as_bytes(), buf)
-            .map_err(|_| Rejection::Malformed("not base64url"))?;
-        let (key_index, header_start) = self.verify(buf)?;
-        let signed_len = buf.len() - MAC_LEN;
-        let flags = buf[header_start];
-        if flags & !FLAG_ENCRYPTED != 0 {
-            return Err(Rejection::Malformed("unknown flags"));
-        }
-        let encrypted = flags & FLAG_ENCRYPTED != 0;
-        if encrypted {
-            // Decrypt in place; the header is parsed once here to find where the body starts.
-            let body_start = signed_len - header_body(&buf[header_start..signed_len])?.len();
-            if signed_len - body_start < NONCE_LEN + AEAD_TAG_LEN {
-                return Err(Rejection::Malformed("truncated ciphertext"));
+        let cached = self
+            .verified
+            .as_ref()
+            .and_then(|cache| cache.get(value.as_bytes(), buf));
+        let (key_index, header_start) = match cached {
+            Some(hit) => (hit.key_index, hit.header_start),
+            None => {
+                let (key_index, header_start) = self.decode_and_verify(value, buf)?;
+                if let Some(cache) = &self.verified {
+                    cache.put(value.as_bytes(), buf, key_index, header_start);
+                }
+                (key_index, header_start)
             }
-            let (aad, body) = buf[..signed_len].split_at_mut(body_start);
-            let (nonce, sealed) = body.split_at_mut(NONCE_LEN);
-            let (ciphertext, poly_tag) = sealed.split_at_mut(sealed.len() - AEAD_TAG_LEN);
-            self.keys[key_index]
-                .aead
-                .decrypt_in_place_detached(
-                    Nonce::from_slice(nonce),
-                    aad,
-                    ciphertext,
-                    (&*poly_tag).into(),
-                )
-                .map_err(|_| Rejection::DecryptionFailed)?;
-        }
+        };
+        let signed_len = buf.len() - MAC_LEN;
+        let encrypted = buf[header_start] & FLAG_ENCRYPTED != 0;
         let bytes: &'b [u8] = buf.as_slice();
         let (header, body): (WireHeader<'b>, &'b [u8]) =
             postcard::take_from_bytes(&bytes[header_start..signed_len])
@@ -343,6 +342,46 @@ impl Codec {
             key_id,
             signed_by_current_key: key_index == 0,
         })
+    }
+
+    /// Decodes the base64, verifies the MAC, checks the flags and decrypts in place: all the
+    /// work that depends on the token's bytes alone. Answers the verifying key's index and
+    /// where the header starts in `buf`.
+    fn decode_and_verify(
+        &self,
+        value: &str,
+        buf: &mut Vec<u8>,
+    ) -> Result<(usize, usize), Rejection> {
+        buf.clear();
+        URL_SAFE_NO_PAD
+            .decode_vec(value.as_bytes(), buf)
+            .map_err(|_| Rejection::Malformed("not base64url"))?;
+        let (key_index, header_start) = self.verify(buf)?;
+        let signed_len = buf.len() - MAC_LEN;
+        let flags = buf[header_start];
+        if flags & !FLAG_ENCRYPTED != 0 {
+            return Err(Rejection::Malformed("unknown flags"));
+        }
+        if flags & FLAG_ENCRYPTED != 0 {
+            // Decrypt in place; the header is parsed once here to find where the body starts.
+            let body_start = signed_len - header_body(&buf[header_start..signed_len])?.len();
+            if signed_len - body_start < NONCE_LEN + AEAD_TAG_LEN {
+                return Err(Rejection::Malformed("truncated ciphertext"));
+            }
+            let (aad, body) = buf[..signed_len].split_at_mut(body_start);
+            let (nonce, sealed) = body.split_at_mut(NONCE_LEN);
+            let (ciphertext, poly_tag) = sealed.split_at_mut(sealed.len() - AEAD_TAG_LEN);
+            self.keys[key_index]
+                .aead
+                .decrypt_in_place_detached(
+                    Nonce::from_slice(nonce),
+                    aad,
+                    ciphertext,
+                    (&*poly_tag).into(),
+                )
+                .map_err(|_| Rejection::DecryptionFailed)?;
+        }
+        Ok((key_index, header_start))
     }
 
     /// Finds the key by id and checks the MAC in constant time. Returns the key's index and
@@ -458,6 +497,7 @@ fn purpose_tag(purpose: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Key;
     use crate::schema::Schema;
 
     #[test]
@@ -489,5 +529,92 @@ mod tests {
         let mut buf = Vec::new();
         let opened = codec.open(&token, &mut buf).expect("verifies");
         assert_eq!(opened.payload, b"hi");
+    }
+
+    /// What an open answers, in a form two opens can be compared by.
+    type Answer = Result<
+        (
+            String,
+            u32,
+            u32,
+            TokenTimes,
+            Vec<u8>,
+            usize,
+            bool,
+            String,
+            bool,
+        ),
+        Rejection,
+    >;
+
+    fn answer(codec: &Codec, value: &str) -> Answer {
+        let mut buf = Vec::new();
+        codec.open(value, &mut buf).map(|o| {
+            (
+                o.schema.name.to_owned(),
+                o.schema.version,
+                o.schema.fingerprint,
+                o.times,
+                o.payload.to_vec(),
+                o.payload_start,
+                o.encrypted,
+                o.key_id.to_owned(),
+                o.signed_by_current_key,
+            )
+        })
+    }
+
+    proptest::proptest! {
+        /// The cache of verified tokens answers exactly what the full work answers: for sealed
+        /// tokens, tokens with any byte changed, tokens of a retired key under either rotation
+        /// policy, signed and encrypted, on the first sight and on every repeat.
+        #[test]
+        fn the_verified_cache_answers_what_the_full_work_answers(
+            payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            encrypt in proptest::prelude::any::<bool>(),
+            by_old_key in proptest::prelude::any::<bool>(),
+            current_key_only in proptest::prelude::any::<bool>(),
+            flip in proptest::option::of((0usize..400, 1u8..=255)),
+            opens in 1usize..4,
+        ) {
+            let old = Key::generate().to_base64().to_string();
+            let new = Key::generate().to_base64().to_string();
+            let minting = Keyring::from_entries([(if by_old_key { "old" } else { "new" }, if by_old_key { old.as_str() } else { new.as_str() })]).expect("keys");
+            let verifying = Keyring::from_entries([("new", new.as_str()), ("old", old.as_str())]).expect("keys");
+            let policy = if current_key_only { RotationPolicy::CurrentKeyOnly } else { RotationPolicy::default() };
+            let minter = Codec::new(&minting, "session", RotationPolicy::default(), encrypt);
+            let cached = Codec::new(&verifying, "session", policy, encrypt);
+            let reference = Codec::new(&verifying, "session", policy, encrypt).without_cache();
+            let schema = Schema { name: "app", version: 3, fingerprint: 0xfeed };
+            let times = TokenTimes {
+                issued_at: 1_800_000_000,
+                last_active: 1_800_000_100,
+                absolute_deadline: 1_800_086_400,
+                field_deadlines: vec![(2, 1_800_000_400)],
+            };
+            let token = minter.seal(&SealInput { schema: &schema, times: &times, payload: &payload }).expect("sealed");
+            let mut tokens = vec![token.clone()];
+            if let Some((at, xor)) = flip {
+                let mut bytes = URL_SAFE_NO_PAD.decode(&token).expect("base64");
+                let at = at % bytes.len();
+                bytes[at] ^= xor;
+                tokens.push(URL_SAFE_NO_PAD.encode(&bytes));
+                // The same change in the text (not always valid base64url).
+                let mut text = token.clone().into_bytes();
+                let at = at % text.len();
+                text[at] = if text[at] == b'A' { b'B' } else { b'A' };
+                tokens.push(String::from_utf8(text).expect("ascii"));
+            }
+            for value in &tokens {
+                let expected = answer(&reference, value);
+                for _ in 0..opens {
+                    proptest::prop_assert_eq!(answer(&cached, value), expected.clone());
+                }
+            }
+            // Interleaved: a hit for one token never answers for another.
+            for value in tokens.iter().rev() {
+                proptest::prop_assert_eq!(answer(&cached, value), answer(&reference, value));
+            }
+        }
     }
 }

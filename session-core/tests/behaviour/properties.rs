@@ -93,3 +93,36 @@ proptest! {
         prop_assert!(handle.is_new());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A manager that has seen a cookie before (its cache of verified tokens is warm) loads it
+    /// exactly as a manager seeing it for the first time: same status, same data, same
+    /// re-issue, at every point of the idle and absolute timeouts.
+    #[test]
+    fn a_repeated_cookie_loads_as_on_first_sight(
+        data in typical(),
+        encrypt in any::<bool>(),
+        steps in proptest::collection::vec(0i64..2_000, 1..8),
+    ) {
+        let clock = clock();
+        let (config, _) = config(&clock);
+        let config = config.encrypt(encrypt);
+        let warm = manager_with(config.clone());
+        let token = mint(&warm, data);
+        let header = format!("session={token}");
+        for step in steps {
+            clock.advance(time::Duration::seconds(step));
+            let cold = manager_with(config.clone());
+            let mut seen = load::<Typical>(&warm, &header);
+            let mut first = load::<Typical>(&cold, &header);
+            prop_assert_eq!(format!("{:?}", seen.status()), format!("{:?}", first.status()));
+            prop_assert_eq!(seen.data(), first.data());
+            prop_assert_eq!(seen.issued_at(), first.issued_at());
+            let reissued = save(&warm, &mut seen).map(|c| c.value().len());
+            let first_reissued = save(&cold, &mut first).map(|c| c.value().len());
+            prop_assert_eq!(reissued.is_some(), first_reissued.is_some());
+        }
+    }
+}

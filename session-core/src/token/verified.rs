@@ -1,0 +1,108 @@
+//! Tokens verified recently: a browser sends the same cookie on every request until it
+//! changes, so the base64 decoding, the MAC check and the decryption of a token need to run
+//! once per token, not once per request.
+//!
+//! Only what depends on the token's bytes alone is kept: its decoded (and decrypted) bytes and
+//! the index of the key that verified it. The codec that owns the cache has one keyring and
+//! one rotation policy for its whole life, so that index means the same on every hit.
+//! Everything that depends on the time or on the configuration (the deadlines, the field
+//! deadlines, the schema and its migrations) runs on every request, hit or miss, exactly as
+//! without the cache.
+//!
+//! A hit needs the whole cookie value to be equal, compared in constant time: a cache that
+//! answered faster for a longer matching prefix would let a client learn a cached token of
+//! another user byte by byte. Bounded: a fixed number of slots, each holding one token; a new
+//! token takes its slot from the one before. A client that floods the slots only costs the
+//! cache its hits.
+
+use std::sync::{Mutex, PoisonError};
+
+use subtle::ConstantTimeEq as _;
+use zeroize::Zeroizing;
+
+/// Slots in the cache (a power of two). At about 300 bytes a token, at most ~1.2 MB.
+const SLOTS: usize = 4096;
+/// Values shorter than this are never cached (no real token is).
+const MIN_VALUE: usize = 16;
+
+struct Entry {
+    value: Box<[u8]>,
+    /// The decoded token, decrypted in place when it was encrypted: what `open` works on.
+    plain: Zeroizing<Vec<u8>>,
+    key_index: usize,
+    header_start: usize,
+}
+
+/// What a hit restores: the key that verified the token and where its header starts.
+pub(super) struct Hit {
+    pub key_index: usize,
+    pub header_start: usize,
+}
+
+pub(super) struct VerifiedCache {
+    slots: Box<[Mutex<Option<Entry>>]>,
+    /// Spreads values over slots; random per process, so slot collisions cannot be planned
+    /// from outside.
+    seed: u64,
+}
+
+impl std::fmt::Debug for VerifiedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedCache")
+            .field("slots", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifiedCache {
+    pub(super) fn new() -> Self {
+        let mut seed = [0u8; 8];
+        // Without randomness the spread is only less even; the cache stays correct.
+        let _ = getrandom::getrandom(&mut seed);
+        Self {
+            slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+            seed: u64::from_le_bytes(seed) | 1,
+        }
+    }
+
+    fn slot(&self, value: &[u8]) -> Option<&Mutex<Option<Entry>>> {
+        if value.len() < MIN_VALUE {
+            return None;
+        }
+        // The last characters encode the MAC: they differ between any two tokens.
+        let tail: [u8; 8] = value[value.len() - 8..].try_into().ok()?;
+        let mixed = (u64::from_le_bytes(tail) ^ value.len() as u64).wrapping_mul(self.seed);
+        let index = (mixed >> (64 - SLOTS.trailing_zeros())) as usize;
+        self.slots.get(index)
+    }
+
+    /// On a hit, fills `buf` with the token's decoded bytes and answers how it verified.
+    pub(super) fn get(&self, value: &[u8], buf: &mut Vec<u8>) -> Option<Hit> {
+        let slot = self.slot(value)?;
+        let guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = guard.as_ref()?;
+        if entry.value.len() != value.len() || !bool::from(entry.value.ct_eq(value)) {
+            return None;
+        }
+        buf.clear();
+        buf.extend_from_slice(&entry.plain);
+        Some(Hit {
+            key_index: entry.key_index,
+            header_start: entry.header_start,
+        })
+    }
+
+    /// Keeps a token that verified, replacing whatever held its slot.
+    pub(super) fn put(&self, value: &[u8], plain: &[u8], key_index: usize, header_start: usize) {
+        let Some(slot) = self.slot(value) else {
+            return;
+        };
+        let entry = Entry {
+            value: value.into(),
+            plain: Zeroizing::new(plain.to_vec()),
+            key_index,
+            header_start,
+        };
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(entry);
+    }
+}
