@@ -43,7 +43,7 @@ where
         // A cross-origin request refused before the handler: answer core's outcome (403).
         Err(refusal) => {
             let mut response = Response::new(Full::new(Bytes::new()));
-            refusal.apply_to_response(&mut response);
+            (*refusal).apply_to_response(&mut response);
             return response;
         }
     };

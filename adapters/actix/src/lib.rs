@@ -115,7 +115,7 @@ where
                     .failure()
                     .map_or_else(|| HttpResponse::Forbidden().finish(), failure_response);
                 let mut response = request.into_response(failed).map_into_right_body();
-                apply_headers(&mut response, refusal);
+                apply_headers(&mut response, *refusal);
                 return Box::pin(ready(Ok(response)));
             }
         };

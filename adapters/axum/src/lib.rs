@@ -115,7 +115,7 @@ where
             // Refused before the handler (a cross-origin request): answer core's outcome.
             Err(refusal) => {
                 let mut response = http::Response::new(ResBody::from(""));
-                refusal.apply_to_response(&mut response);
+                (*refusal).apply_to_response(&mut response);
                 return Box::pin(std::future::ready(Ok(response)));
             }
         };

@@ -105,7 +105,7 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
                 request.local_cache(|| -> Cached<T> { Some(session) });
             }
             Err(refusal) => {
-                request.local_cache(|| Refused(Some(refusal)));
+                request.local_cache(|| Refused(Some(*refusal)));
                 request.set_method(Method::Post);
                 request.set_uri(Origin::parse(REFUSED_PATH).expect("a valid path"));
             }

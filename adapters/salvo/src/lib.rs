@@ -82,7 +82,7 @@ impl<T: SessionData> Handler for SessionHandler<T> {
             // Refused before the handler (a cross-origin request): answer core's outcome.
             Err(refusal) => {
                 ctrl.skip_rest();
-                refusal
+                *refusal
             }
         };
         if let Some(failure) = outcome.failure() {

@@ -81,13 +81,36 @@ impl Failure {
     }
 }
 
+/// The most headers an outcome carries (`Vary`, `Set-Cookie`, `Cache-Control`; a failure's
+/// `Content-Type` and `Cache-Control`): kept inline, so an outcome allocates nothing but a
+/// `Set-Cookie` value.
+const MAX_HEADERS: usize = 3;
+
+/// A free place in the inline list.
+const UNUSED: HeaderChange = HeaderChange {
+    name: "",
+    value: Cow::Borrowed(""),
+    action: HeaderAction::Append,
+};
+
 /// What the response must get after the handler: a [`Failure`] to answer instead, if any, and
 /// the headers to add.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "an adapter must apply the outcome to the response"]
 pub struct Outcome {
     failure: Option<Failure>,
-    headers: Vec<HeaderChange>,
+    len: usize,
+    headers: [HeaderChange; MAX_HEADERS],
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Self {
+            failure: None,
+            len: 0,
+            headers: [UNUSED; MAX_HEADERS],
+        }
+    }
 }
 
 impl Outcome {
@@ -98,18 +121,18 @@ impl Outcome {
 
     /// The headers to apply, in order.
     pub fn headers(&self) -> &[HeaderChange] {
-        &self.headers
+        &self.headers[..self.len]
     }
 
-    /// The headers to apply, owned.
-    pub fn into_headers(self) -> std::vec::IntoIter<HeaderChange> {
-        self.headers.into_iter()
+    /// The headers to apply, owned, in order.
+    pub fn into_headers(self) -> impl Iterator<Item = HeaderChange> {
+        self.headers.into_iter().take(self.len)
     }
 
     /// Hands every header to `apply` in order: its lowercase name, its value, and how to apply
     /// it: append, replace, or set only when the response has none of that name.
     pub fn apply_headers(self, mut apply: impl FnMut(&'static str, &str, HeaderAction)) {
-        for change in self.headers {
+        for change in self.into_headers() {
             apply(change.name, &change.value, change.action);
         }
     }
@@ -151,7 +174,7 @@ impl Outcome {
     pub(super) fn failed(failure: Failure) -> Self {
         let mut outcome = Self {
             failure: Some(failure),
-            headers: Vec::new(),
+            ..Self::default()
         };
         outcome.push(
             "content-type",
@@ -172,10 +195,16 @@ impl Outcome {
         value: impl Into<Cow<'static, str>>,
         action: HeaderAction,
     ) {
-        self.headers.push(HeaderChange {
-            name,
-            value: value.into(),
-            action,
-        });
+        // At most three headers are ever pushed (see `MAX_HEADERS`); a fourth would be a bug
+        // in core, caught by the tests of every path.
+        debug_assert!(self.len < MAX_HEADERS, "more headers than MAX_HEADERS");
+        if let Some(slot) = self.headers.get_mut(self.len) {
+            *slot = HeaderChange {
+                name,
+                value: value.into(),
+                action,
+            };
+            self.len += 1;
+        }
     }
 }

@@ -91,9 +91,12 @@ impl<T: SessionData> RequestSession<T> {
     /// `403` and a body saying why, and its headers) when the cross-origin protection refuses
     /// the request: a state-changing request a browser sent from another site. Already
     /// logged as one `warn` event.
-    pub fn new(manager: SessionManager, facts: &RequestFacts<'_>) -> Result<Arc<Self>, Outcome> {
+    pub fn new(
+        manager: SessionManager,
+        facts: &RequestFacts<'_>,
+    ) -> Result<Arc<Self>, Box<Outcome>> {
         if let Err(refusal) = manager.config().cross_origin.check(facts) {
-            return Err(Outcome::failed(refusal.failure()));
+            return Err(Box::new(Outcome::failed(refusal.failure())));
         }
         let cookie_dropped_by_browsers =
             manager.cookie_settings().is_secure() && facts.is_plain_http_from_remote_host();
