@@ -2,28 +2,52 @@
 """Load benchmark: per-request server CPU of session layers, beside the peers, in one run.
 
 Each bench server runs on one worker thread pinned to core 0; wrk runs pinned to core 1; all
-traffic stays on 127.0.0.1. For every (framework, variant, route) the script reads the server's
-user CPU time from /proc/<pid>/stat before and after a fixed-length wrk run and divides by the
-requests served. The result is reported minus the same framework's no-session baseline, because
-req/s drifts by up to 20% between rounds on this machine while CPU per request repeats within a
-few percent.
+traffic stays on 127.0.0.1. For every (framework, variant, route) cell the script reads the
+server's CPU time, user + system, from /proc/<pid>/stat before and after a fixed-length wrk run
+and divides by the requests served. "added" subtracts the same framework's no-session baseline,
+measured in the same run with a dummy Cookie header of the same length as the variant's cookie
+(once per distinct length), so receiving the cookie is not counted as session cost.
+
+All servers of a framework run for the whole measurement. Every round measures every cell once,
+in a shuffled order (seeded; the seed and each round's order are printed), so drift over the
+run spreads over all columns instead of landing in one. Cells report medians over rounds.
+
+The run fails instead of reporting numbers when a result cannot be trusted: before and after
+measuring, one request per variant checks that /read answers 200 with the logged-in name and
+/write answers 200 with a counter; any wrk socket error or error status during a round (wrk
+counts statuses above 399 as "Non-2xx or 3xx responses") stops the run.
 
     python3 bench/run.py                      # every framework built in bench/
     python3 bench/run.py --frameworks axum --seconds 3 --rounds 1
     python3 bench/run.py --stores             # store mode: ours vs the peers' stores
     python3 bench/run.py --load               # bounded load test against our Redis store
+    python3 bench/run.py --json out.json      # also write the results as JSON
+    python3 bench/run.py --markdown out.json  # only render BENCHMARKS.md tables from JSON
 
 --stores starts its own redis-server (pinned to core 1 with wrk) and also reports the
-redis-server CPU (user + system) per request and wrk's p99 latency. --load runs many
-concurrent clients for a fixed time against ours-redis on axum and reports requests/s, p99
-latency and errors (which must be zero).
+redis-server CPU (user + system) per request, server + store CPU per request, and wrk's p99
+latency. --load runs many concurrent clients for a fixed time against ours-redis on axum and
+reports requests/s, p99 latency and errors (which must be zero).
+
+JSON (--json FILE): a list of objects, one per (framework, variant, route), with `run`
+("cookie" | "stores"), `framework`, `mode` (where the session lives: "cookie" | "memory" |
+"redis"; "none" for the baselines), `variant` ("none", "ours", "ours-encrypted", ... or the
+peer's name), `label`, `route` ("write" | "read"), `cookie_bytes` (length of the Cookie header
+sent), `cpu_us` (server user + system CPU per request), `added_us` (cpu_us minus
+`baseline_cpu_us`, the baseline with a cookie of the same length; null on baselines), `rps`,
+`p99_ms`, in store runs `store_cpu_us` (Redis variants) and `total_cpu_us` (server + store),
+`cpu_us_rounds` (every round's cpu_us), and the run's `seconds`, `rounds`, `connections`,
+`seed`.
 
 Needs wrk (apt-get install -y wrk), taskset (util-linux) and, for --stores and --load,
 redis-server.
 """
 
 import argparse
+import dataclasses
+import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -31,35 +55,46 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
+ROUTES = ("write", "read")
+# What /read must answer for every variant (the name in bench::Typical::sample()).
+LOGGED_IN_NAME = "alice"
 
-# framework -> (binary, [variants], the peer variants' labels)
+# framework -> (binary, variants); every framework also runs its "none" baseline.
 FRAMEWORKS = {
-    "axum": ("axum-bench", ["none", "ours", "tower-sessions", "signed-jar"]),
-    "actix": ("actix-bench", ["none", "ours", "actix-session"]),
-    "rocket": ("rocket-bench", ["none", "ours", "ours-encrypted", "private-cookies"]),
+    "axum": ("axum-bench", ["ours", "ours-encrypted", "tower-sessions", "signed-jar", "signed-jar-postcard", "private-jar"]),
+    "actix": ("actix-bench", ["ours", "ours-encrypted", "actix-session", "actix-session-private"]),
+    "rocket": ("rocket-bench", ["ours", "ours-encrypted", "private-cookies"]),
 }
-LABELS = {
-    "none": "no session (baseline)",
-    "ours": "ours",
-    "ours-encrypted": "ours, encrypted",
-    "tower-sessions": "tower-sessions (MemoryStore)",
-    "signed-jar": "axum-extra SignedCookieJar",
-    "actix-session": "actix-session (CookieSessionStore, signed)",
-    "private-cookies": "Rocket private cookies (encrypted)",
-    "ours-memory": "ours, MemoryStore",
-    "ours-redis": "ours, RedisStore",
-    "tower-sessions-redis": "tower-sessions 0.14 + tower-sessions-redis-store (fred)",
-    "actix-session-redis": "actix-session RedisSessionStore",
-}
-
 # Store mode: framework -> (binary, variants); peers need the bench's `store-peers` feature.
 STORE_FRAMEWORKS = {
-    "axum": ("axum-bench", ["none", "ours-memory", "tower-sessions", "ours-redis", "tower-sessions-redis"]),
-    "actix": ("actix-bench", ["none", "ours-memory", "ours-redis", "actix-session-redis"]),
+    "axum": ("axum-bench", ["ours-memory", "tower-sessions", "ours-redis", "tower-sessions-redis"]),
+    "actix": ("actix-bench", ["ours-memory", "ours-redis", "actix-session-redis"]),
+}
+
+# variant -> (label, mode, the variant of ours it is compared with; None for ours).
+# A peer whose counterpart did not run (tower-sessions in a cookie run) is compared with "ours".
+# The jar and Rocket rows hold a value whose format the library leaves to the application:
+# their labels say which one we chose.
+VARIANTS = {
+    "none": ("no session (baseline)", "none", None),
+    "ours": ("ours", "cookie", None),
+    "ours-encrypted": ("ours, encrypted", "cookie", None),
+    "ours-memory": ("ours, MemoryStore", "memory", None),
+    "ours-redis": ("ours, RedisStore", "redis", None),
+    "tower-sessions": ("tower-sessions (MemoryStore)", "memory", "ours-memory"),
+    "signed-jar": ("axum-extra SignedCookieJar (value: JSON, our choice)", "cookie", "ours"),
+    "signed-jar-postcard": ("axum-extra SignedCookieJar (value: postcard + base64url, as ours)", "cookie", "ours"),
+    "private-jar": ("axum-extra PrivateCookieJar (encrypted; value: JSON, our choice)", "cookie", "ours-encrypted"),
+    "actix-session": ("actix-session (CookieSessionStore, signed)", "cookie", "ours"),
+    "actix-session-private": ("actix-session (CookieSessionStore, private: encrypted)", "cookie", "ours-encrypted"),
+    "private-cookies": ("Rocket private cookies (encrypted; value: JSON, our choice)", "cookie", "ours-encrypted"),
+    "tower-sessions-redis": ("tower-sessions 0.14 + tower-sessions-redis-store (fred)", "redis", "ours-redis"),
+    "actix-session-redis": ("actix-session RedisSessionStore", "redis", "ours-redis"),
 }
 
 
@@ -69,12 +104,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def cpu_ticks(pid, system=False):
-    """User (and with `system`, also kernel) CPU ticks of a process and all its threads."""
+def cpu_ticks(pid):
+    """User + system CPU ticks of a process, all its threads included."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # utime is field 14, stime field 15; fields[0] is field 3
-    return int(fields[11]) + (int(fields[12]) if system else 0)
+    return int(fields[11]) + int(fields[12])
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -82,37 +117,85 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+OPENER = urllib.request.build_opener(NoRedirect)
+
+
+@dataclasses.dataclass
+class Server:
+    variant: str
+    proc: subprocess.Popen
+    url: str
+    cookie: str  # the Cookie header value /init gave ("" for the baseline)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
 def start(binary, variant, env=None):
     port = free_port()
     exe = os.path.join(target_dir(), "release", binary)
     proc = subprocess.Popen(["taskset", "-c", "0", exe, variant, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
-    opener = urllib.request.build_opener(NoRedirect)
     for _ in range(200):
         try:
-            with opener.open(f"{url}/init", timeout=1) as response:
+            with OPENER.open(f"{url}/init", timeout=1) as response:
                 cookies = response.headers.get_all("Set-Cookie") or []
                 cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
-                return proc, url, cookie
+                return Server(variant, proc, url, cookie)
         except OSError:
+            if proc.poll() is not None:
+                break
             time.sleep(0.05)
     proc.kill()
     raise SystemExit(f"{binary} {variant} did not start")
 
 
-def wrk(url, cookie, seconds, connections, details=False):
+def dummy_cookie(length):
+    """A Cookie header value of exactly `length` bytes that no server reads."""
+    return "d=" + "x" * (length - 2)
+
+
+def get(url, cookie):
+    """One GET: (status, body). Redirects are not followed, so a 3xx shows as itself."""
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    try:
+        with OPENER.open(request, timeout=5) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+def check(binary, server, cookie):
+    """The variant really serves the logged-in session with this cookie, or the run stops."""
+    where = f"{binary} {server.variant}"
+    if server.variant != "none" and not cookie:
+        raise SystemExit(f"{where}: /init set no cookie")
+    def logged_in(body):
+        return body == LOGGED_IN_NAME
+
+    def counter(body):
+        return body.isdigit() and int(body) > 0
+
+    for route, ok in (("read", logged_in), ("write", counter), ("read", logged_in)):
+        status, body = get(f"{server.url}/{route}", cookie)
+        if not (200 <= status < 300 and ok(body)):
+            raise SystemExit(f"{where}: GET /{route} with its cookie answered {status} {body[:80]!r}; expected 2xx and, on /read, {LOGGED_IN_NAME!r}, on /write, a counter")
+
+
+def wrk(url, cookie, seconds, connections, allow_errors=False):
+    """One wrk run: (requests, failed, p99 ms). Any failed request stops the run unless allowed."""
     command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
+    # wrk counts responses with a status above 399 here, and socket errors on their own line.
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     failed = (int(errors.group(1)) if errors else 0) + (sum(int(g) for g in socket_errors.groups()) if socket_errors else 0)
-    if failed and not details:
-        raise SystemExit(f"{url}: {failed} failed requests\n{out}")
-    if not details:
-        return requests
+    if (failed and not allow_errors) or requests == 0:
+        raise SystemExit(f"{url}: {failed} failed of {requests} requests; results would not be trustworthy\n{out}")
     return requests, failed, latency_ms(out, "99%")
 
 
@@ -124,29 +207,88 @@ def latency_ms(out, percentile):
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def measure(binary, variant, seconds, rounds, connections, redis=None, env=None):
-    """Per route: (server user CPU µs/req, req/s, redis CPU µs/req, p99 ms)."""
-    proc, url, cookie = start(binary, variant, env)
+@dataclasses.dataclass
+class Cell:
+    """One measured column entry: a server, a route, and the cookie sent with every request."""
+
+    server: Server
+    route: str
+    cookie: str
+    samples: list = dataclasses.field(default_factory=list)  # per round: (cpu µs, req/s, p99 ms, store µs)
+
+    @property
+    def name(self):
+        variant = self.server.variant
+        if variant == "none":
+            variant = f"none@{len(self.cookie)}B"
+        return f"{variant}/{self.route}"
+
+    def median(self, index):
+        return statistics.median(s[index] for s in self.samples)
+
+
+def measure_once(cell, seconds, connections, store=None):
+    before = cpu_ticks(cell.server.proc.pid)
+    store_before = cpu_ticks(store.pid) if store else 0
+    requests, _, p99 = wrk(f"{cell.server.url}/{cell.route}", cell.cookie, seconds, connections)
+    ticks = cpu_ticks(cell.server.proc.pid) - before
+    store_ticks = (cpu_ticks(store.pid) - store_before) if store else 0
+    cell.samples.append((ticks / TICK / requests * 1e6, requests / seconds, p99, store_ticks / TICK / requests * 1e6))
+
+
+def run_framework(framework, binary, variants, args, rng, run, store=None, env=None):
+    """Measures one framework's baseline and variants, interleaved; returns the JSON rows."""
+    servers = []
     try:
-        results = {}
-        for route in ("write", "read"):
-            wrk(f"{url}/{route}", cookie, 1, connections)  # warm up
-            per_request, rates, redis_cpu, p99 = [], [], [], []
-            for _ in range(rounds):
-                before = cpu_ticks(proc.pid)
-                redis_before = cpu_ticks(redis.pid, system=True) if redis else 0
-                requests, _, latency = wrk(f"{url}/{route}", cookie, seconds, connections, details=True)
-                ticks = cpu_ticks(proc.pid) - before
-                redis_ticks = (cpu_ticks(redis.pid, system=True) - redis_before) if redis else 0
-                per_request.append(ticks / TICK / requests * 1e6)
-                redis_cpu.append(redis_ticks / TICK / requests * 1e6)
-                rates.append(requests / seconds)
-                p99.append(latency)
-            results[route] = (statistics.median(per_request), statistics.median(rates), statistics.median(redis_cpu), statistics.median(p99))
-        return results
+        for variant in ["none"] + variants:
+            servers.append(start(binary, variant, env))
+        baseline, sessions = servers[0], servers[1:]
+        lengths = sorted({len(s.cookie) for s in sessions})
+        cells = [Cell(baseline, route, dummy_cookie(n)) for n in lengths for route in ROUTES]
+        cells += [Cell(s, route, s.cookie) for s in sessions for route in ROUTES]
+        for cell in cells:
+            check(binary, cell.server, cell.cookie)
+
+        print(f"{framework}: {len(cells)} cells x {args.rounds} rounds x {args.seconds}s, baseline at cookie lengths {', '.join(map(str, lengths))} B")
+        for server in servers:
+            for route in ROUTES:
+                wrk(f"{server.url}/{route}", server.cookie or dummy_cookie(lengths[-1]), args.warmup, args.connections)
+        for round_ in range(1, args.rounds + 1):
+            order = rng.sample(cells, len(cells))
+            print(f"{framework} round {round_} order: {' '.join(c.name for c in order)}")
+            sys.stdout.flush()
+            for i, cell in enumerate(order, 1):
+                measure_once(cell, args.seconds, args.connections, store)
+                print(f"  [{round_}/{args.rounds} {i}/{len(order)}] {framework} {cell.name}: {cell.samples[-1][0]:.2f} µs/req", file=sys.stderr)
+        for cell in cells:  # the cookies still verify after the whole measurement
+            check(binary, cell.server, cell.cookie)
     finally:
-        proc.kill()
-        proc.wait()
+        for server in servers:
+            server.stop()
+
+    meta = {"seconds": args.seconds, "rounds": args.rounds, "connections": args.connections, "seed": args.seed}
+    base = {(c.route, len(c.cookie)): c.median(0) for c in cells if c.server is baseline}
+    rows = []
+    for cell in cells:
+        variant = cell.server.variant
+        label, mode, _ = VARIANTS[variant]
+        cpu = cell.median(0)
+        row = {"run": run, "framework": framework, "mode": mode, "variant": variant, "label": label, "route": cell.route, "cookie_bytes": len(cell.cookie), "cpu_us": round(cpu, 3)}
+        if variant == "none":
+            row.update(baseline_cpu_us=None, added_us=None)
+        else:
+            baseline_cpu = base[(cell.route, len(cell.cookie))]
+            row.update(baseline_cpu_us=round(baseline_cpu, 3), added_us=round(cpu - baseline_cpu, 3))
+        row.update(rps=round(cell.median(1)), p99_ms=round(cell.median(2), 3))
+        if store:
+            store_cpu = cell.median(3) if mode == "redis" else 0.0
+            if mode == "redis":
+                row["store_cpu_us"] = round(store_cpu, 3)
+            row["total_cpu_us"] = round(cpu + store_cpu, 3)
+        row["cpu_us_rounds"] = [round(s[0], 3) for s in cell.samples]
+        row.update(meta)
+        rows.append(row)
+    return rows
 
 
 def start_redis():
@@ -164,55 +306,160 @@ def start_redis():
     raise SystemExit("redis-server did not start")
 
 
-def stores(args):
-    build = ["cargo", "build", "--release", "-p", "bench", "--features", "store-peers", "--bin", "axum-bench", "--bin", "actix-bench"]
-    subprocess.run(build, cwd=ROOT, check=True)
+def cookie_mode(args, rng):
+    frameworks = [f for f in args.frameworks.split(",") if f in FRAMEWORKS]
+    build(["--bin", FRAMEWORKS[f][0]] for f in frameworks)
+    rows = []
+    for framework in frameworks:
+        binary, variants = FRAMEWORKS[framework]
+        rows += run_framework(framework, binary, variants, args, rng, "cookie")
+    return rows
+
+
+def stores(args, rng):
+    frameworks = [f for f in args.frameworks.split(",") if f in STORE_FRAMEWORKS]
+    build([["--features", "store-peers"]] + [["--bin", STORE_FRAMEWORKS[f][0]] for f in frameworks])
     redis, url = start_redis()
     env = dict(os.environ, BENCH_REDIS_URL=url)
+    rows = []
     try:
-        print(f"\nstore mode: {args.seconds}s x {args.rounds} rounds per cell, wrk -t1 -c{args.connections} --latency; server pinned to core 0, wrk and redis-server to core 1\n")
-        print("| framework | variant | write: server CPU/req | write: added | write: redis CPU/req | write p99 | read: server CPU/req | read: added | read: redis CPU/req | read p99 | write req/s | read req/s |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for framework in [f for f in args.frameworks.split(",") if f in STORE_FRAMEWORKS]:
+        for framework in frameworks:
             binary, variants = STORE_FRAMEWORKS[framework]
-            rows = {v: measure(binary, v, args.seconds, args.rounds, args.connections, redis, env) for v in variants}
-            base = rows["none"]
-            for variant, result in rows.items():
-                cells = []
-                for route in ("write", "read"):
-                    cpu, _, redis_cpu, p99 = result[route]
-                    added = "" if variant == "none" else f"{cpu - base[route][0]:+.2f} µs"
-                    redis_cell = f"{redis_cpu:.2f} µs" if "redis" in variant else ""
-                    cells += [f"{cpu:.2f} µs", added, redis_cell, f"{p99:.2f} ms"]
-                print(f"| {framework} | {LABELS[variant]} | {' | '.join(cells)} | {result['write'][1]:,.0f} | {result['read'][1]:,.0f} |")
-                sys.stdout.flush()
+            rows += run_framework(framework, binary, variants, args, rng, "stores", redis, env)
     finally:
         redis.kill()
         redis.wait()
+    return rows
 
 
 def load(args):
     """Bounded load test: many clients for a fixed time against ours-redis (axum)."""
-    subprocess.run(["cargo", "build", "--release", "-p", "bench", "--bin", "axum-bench"], cwd=ROOT, check=True)
+    build([["--bin", "axum-bench"]])
     redis, url = start_redis()
     env = dict(os.environ, BENCH_REDIS_URL=url)
-    proc, base, cookie = start("axum-bench", "ours-redis", env)
+    server = start("axum-bench", "ours-redis", env)
     try:
+        check("axum-bench", server, server.cookie)
         print(f"\nload test: ours-redis on axum, wrk -t1 -c{args.load_connections} for {args.load_seconds}s per route\n")
         print("| route | requests | requests/s | p99 latency | errors |")
         print("|---|---|---|---|---|")
         total_errors = 0
-        for route in ("write", "read"):
-            requests, failed, p99 = wrk(f"{base}/{route}", cookie, args.load_seconds, args.load_connections, details=True)
+        for route in ROUTES:
+            requests, failed, p99 = wrk(f"{server.url}/{route}", server.cookie, args.load_seconds, args.load_connections, allow_errors=True)
             total_errors += failed
             print(f"| {route} | {requests:,} | {requests / args.load_seconds:,.0f} | {p99:.2f} ms | {failed} |")
         if total_errors:
             raise SystemExit(f"{total_errors} failed requests")
+        check("axum-bench", server, server.cookie)
     finally:
-        proc.kill()
-        proc.wait()
+        server.stop()
         redis.kill()
         redis.wait()
+
+
+# Rendering: BENCHMARKS.md-style tables from the JSON rows (also what a run prints).
+
+
+def us(value):
+    return "" if value is None else f"{value:.2f} µs"
+
+
+def signed_us(value):
+    return "" if value is None else f"{value:+.2f} µs"
+
+
+def ratio(peer, ours):
+    return f"{peer / ours:.2f}x" if peer is not None and ours and ours > 0 else "n/a"
+
+
+def group(rows):
+    """(framework, variant, cookie_bytes) -> {route: row}, in the order the rows came."""
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["framework"], row["variant"], row["cookie_bytes"]), {})[row["route"]] = row
+    return groups
+
+
+def display(row):
+    if row["variant"] == "none":
+        return f"{row['label']}, {row['cookie_bytes']}-byte dummy cookie"
+    label = row["label"]
+    return f"**{label}**" if row["variant"].startswith("ours") else label
+
+
+def comparisons(groups):
+    """(framework, peer cells, our cells) for every peer, beside its counterpart of ours."""
+    ours = {(f, v): cells for (f, v, _), cells in groups.items() if v.startswith("ours")}
+    for (framework, variant, _), cells in groups.items():
+        if variant == "none" or variant.startswith("ours"):
+            continue
+        counterpart = VARIANTS[variant][2]
+        mine = ours.get((framework, counterpart)) or ours.get((framework, "ours"))
+        if mine:
+            yield framework, cells, mine
+
+
+def render(rows):
+    out = []
+    for run in ("cookie", "stores"):
+        part = [r for r in rows if r["run"] == run]
+        if part:
+            out += render_stores(part) if run == "stores" else render_cookie(part)
+    return "\n".join(out) + "\n"
+
+
+def header(rows, what):
+    runs = sorted({(r["seconds"], r["rounds"], r["connections"], r["seed"]) for r in rows})
+    setups = "; ".join(f"{s}s x {n} rounds per cell, wrk -t1 -c{c}, seed {seed}" for s, n, c, seed in runs)
+    return [f"{what} ({setups}): cells interleaved in a shuffled order per round; CPU is user + system; medians over rounds.", ""]
+
+
+def render_cookie(rows):
+    groups = group(rows)
+    out = header(rows, "cookie mode")
+    out.append("| framework | variant | cookie | write: CPU/req | write: added | read: CPU/req | read: added | write req/s | read req/s |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for (framework, _, length), cells in groups.items():
+        w, r = cells["write"], cells["read"]
+        out.append(f"| {framework} | {display(w)} | {length} B | {us(w['cpu_us'])} | {signed_us(w['added_us'])} | {us(r['cpu_us'])} | {signed_us(r['added_us'])} | {w['rps']:,} | {r['rps']:,} |")
+    out += ["", "Ratios of added CPU (peer / ours; above 1 means ours costs less):", ""]
+    out.append("| framework | peer / ours | write | read |")
+    out.append("|---|---|---|---|")
+    for framework, peer, mine in comparisons(groups):
+        out.append(f"| {framework} | {peer['write']['label']} / {mine['write']['label']} | {ratio(peer['write']['added_us'], mine['write']['added_us'])} | {ratio(peer['read']['added_us'], mine['read']['added_us'])} |")
+    return out + [""]
+
+
+def render_stores(rows):
+    groups = group(rows)
+    out = header(rows, "store mode")
+    columns = ["server CPU/req", "added", "store CPU/req", "total (server + store)/req", "p99"]
+    out.append("| framework | variant | cookie | " + " | ".join(f"{route}: {c}" for route in ROUTES for c in columns) + " | write req/s | read req/s |")
+    out.append("|" + "---|" * (3 + 2 * len(columns) + 2))
+    for (framework, _, length), cells in groups.items():
+        line = [framework, display(cells["write"]), f"{length} B"]
+        for route in ROUTES:
+            row = cells[route]
+            line += [us(row["cpu_us"]), signed_us(row["added_us"]), us(row.get("store_cpu_us")), us(row.get("total_cpu_us")), f"{row['p99_ms']:.2f} ms"]
+        line += [f"{cells['write']['rps']:,}", f"{cells['read']['rps']:,}"]
+        out.append("| " + " | ".join(line) + " |")
+
+    def added_total(row):  # server CPU over the baseline plus the store's CPU
+        return None if row["added_us"] is None else row["added_us"] + row.get("store_cpu_us", 0.0)
+
+    out += ["", "Ratios (peer / ours; above 1 means ours costs less), of added server CPU and of added server + store CPU:", ""]
+    out.append("| framework | peer / ours | write: server | read: server | write: server + store | read: server + store |")
+    out.append("|---|---|---|---|---|---|")
+    for framework, peer, mine in comparisons(groups):
+        cells = [ratio(peer[r]["added_us"], mine[r]["added_us"]) for r in ROUTES]
+        cells += [ratio(added_total(peer[r]), added_total(mine[r])) for r in ROUTES]
+        out.append(f"| {framework} | {peer['write']['label']} / {mine['write']['label']} | " + " | ".join(cells) + " |")
+    return out + [""]
+
+
+def build(extra):
+    command = ["cargo", "build", "--release", "-p", "bench"] + [a for part in extra for a in part]
+    subprocess.run(command, cwd=ROOT, check=True)
 
 
 def target_dir():
@@ -221,42 +468,44 @@ def target_dir():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--frameworks", help=f"comma-separated (default: all the mode has: {','.join(FRAMEWORKS)}; with --stores {','.join(STORE_FRAMEWORKS)})")
+    parser.add_argument("--seconds", type=int, default=5, help="length of one measured wrk run (one cell in one round)")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of wrk per server and route before round 1")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--seed", type=int, help="seed of the per-round shuffled order (default: random, printed)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    parser.add_argument("--markdown", metavar="FILE", help="measure nothing: print the tables for the JSON in FILE")
     parser.add_argument("--stores", action="store_true", help="store mode: ours vs the peers' stores")
     parser.add_argument("--load", action="store_true", help="bounded load test against ours-redis")
     parser.add_argument("--load-seconds", type=int, default=10)
     parser.add_argument("--load-connections", type=int, default=64)
     args = parser.parse_args()
+    if args.markdown:
+        with open(args.markdown) as f:
+            sys.stdout.write(render(json.load(f)))
+        return
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is required: apt-get install -y {'wrk' if tool == 'wrk' else 'util-linux'}")
-    if args.stores:
-        return stores(args)
     if args.load:
         return load(args)
-    frameworks = [f for f in args.frameworks.split(",") if f]
-    bins = [FRAMEWORKS[f][0] for f in frameworks]
-    build = ["cargo", "build", "--release", "-p", "bench"] + [a for b in bins for a in ("--bin", b)]
-    subprocess.run(build, cwd=ROOT, check=True)
-
-    print(f"\n{args.seconds}s x {args.rounds} rounds per cell, wrk -t1 -c{args.connections}, server pinned to core 0, wrk to core 1\n")
-    print("| framework | variant | write: CPU/req | write: added | read: CPU/req | read: added | write req/s | read req/s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for framework in frameworks:
-        binary, variants = FRAMEWORKS[framework]
-        rows = {v: measure(binary, v, args.seconds, args.rounds, args.connections) for v in variants}
-        base = rows["none"]
-        for variant, result in rows.items():
-            cells = []
-            for route in ("write", "read"):
-                cpu = result[route][0]
-                added = "" if variant == "none" else f"{cpu - base[route][0]:+.2f} µs"
-                cells += [f"{cpu:.2f} µs", added]
-            print(f"| {framework} | {LABELS[variant]} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | {result['write'][1]:,.0f} | {result['read'][1]:,.0f} |")
-        sys.stdout.flush()
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(2**32)
+    known = STORE_FRAMEWORKS if args.stores else FRAMEWORKS
+    args.frameworks = args.frameworks or ",".join(known)
+    unknown = [f for f in args.frameworks.split(",") if f and f not in known]
+    if unknown:
+        raise SystemExit(f"unknown framework(s) {', '.join(unknown)}; this mode has {', '.join(known)}")
+    print(f"seed {args.seed} (repeat the order with --seed {args.seed}); server pinned to core 0, wrk{' and redis-server' if args.stores else ''} to core 1")
+    rng = random.Random(args.seed)
+    rows = stores(args, rng) if args.stores else cookie_mode(args, rng)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+    print()
+    sys.stdout.write(render(rows))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ pub fn redis_url() -> String {
     std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// Our session settings for a variant: `ours` (cookie), `ours-memory`, `ours-redis`.
+/// Our session settings for a variant: `ours` (signed cookie), `ours-encrypted` (encrypted
+/// cookie), `ours-memory`, `ours-redis`.
 pub async fn our_config(variant: &str) -> session_core::SessionConfig {
     let keys = session_core::Keyring::new("k1", session_core::Key::generate()).expect("ring");
     let config = session_core::SessionConfig::new(keys);
@@ -73,6 +74,7 @@ pub async fn our_config(variant: &str) -> session_core::SessionConfig {
             .expect("redis");
             config.store(std::sync::Arc::new(store))
         }
+        "ours-encrypted" => config.encrypt(true),
         _ => config,
     }
 }

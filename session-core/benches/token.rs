@@ -30,8 +30,10 @@ fn ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn floor_sign(key: &[u8], bytes: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any length");
+/// The floor starts from a pre-keyed HMAC state and clones it per token, as ours does, so the
+/// ratio does not credit ours with skipping the two key-schedule SHA-256 blocks.
+fn floor_sign(keyed: &Hmac<Sha256>, bytes: &[u8]) -> String {
+    let mut mac = keyed.clone();
     mac.update(bytes);
     let tag = mac.finalize().into_bytes();
     let mut out = URL_SAFE_NO_PAD.encode(bytes);
@@ -40,11 +42,11 @@ fn floor_sign(key: &[u8], bytes: &[u8]) -> String {
     out
 }
 
-fn floor_verify(key: &[u8], token: &str) -> bool {
+fn floor_verify(keyed: &Hmac<Sha256>, token: &str) -> bool {
     let (body, tag) = token.split_once('.').expect("floor token");
     let bytes = URL_SAFE_NO_PAD.decode(body).expect("b64");
     let tag = URL_SAFE_NO_PAD.decode(tag).expect("b64");
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any length");
+    let mut mac = keyed.clone();
     mac.update(&bytes);
     mac.verify_slice(&tag).is_ok()
 }
@@ -115,17 +117,18 @@ fn bench_case<T: SessionData + Counter + Clone + PartialEq + std::fmt::Debug>(
     if !encrypt {
         // The floor over the same serialized bytes.
         let key = Key::generate().to_base64();
+        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("any length");
         let payload = postcard::to_allocvec(value).expect("ser");
-        let floor_token = floor_sign(key.as_bytes(), &payload);
+        let floor_token = floor_sign(&keyed, &payload);
         println!(
             "size {label}/floor: {} bytes (untruncated tag, no header)",
             floor_token.len()
         );
         c.bench_function(&format!("token/{label}/floor/hmac+base64url-sign"), |b| {
-            b.iter(|| floor_sign(key.as_bytes(), black_box(&payload)))
+            b.iter(|| floor_sign(&keyed, black_box(&payload)))
         });
         c.bench_function(&format!("token/{label}/floor/base64url+hmac-verify"), |b| {
-            b.iter(|| floor_verify(key.as_bytes(), black_box(&floor_token)))
+            b.iter(|| floor_verify(&keyed, black_box(&floor_token)))
         });
         // The serialization alone, for reading the encode ratio.
         c.bench_function(&format!("token/{label}/floor/serialize-only"), |b| {

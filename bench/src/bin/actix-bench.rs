@@ -1,5 +1,6 @@
 //! actix-web bench server: `actix-bench <variant> <port>`; variants: `none`, `ours`,
-//! `ours-memory`, `ours-redis`, `actix-session`, and with the `store-peers` feature
+//! `ours-encrypted`, `ours-memory`, `ours-redis`, `actix-session` (signed cookie),
+//! `actix-session-private` (encrypted cookie), and with the `store-peers` feature
 //! `actix-session-redis`. Redis variants use `BENCH_REDIS_URL`.
 //! Routes: `GET /init`, `GET /write` (counter + 1), `GET /read`. One worker.
 
@@ -63,9 +64,11 @@ fn main() -> std::io::Result<()> {
     let (variant, port) = bench::args(&[
         "none",
         "ours",
+        "ours-encrypted",
         "ours-memory",
         "ours-redis",
         "actix-session",
+        "actix-session-private",
         #[cfg(feature = "store-peers")]
         "actix-session-redis",
     ]);
@@ -73,6 +76,7 @@ fn main() -> std::io::Result<()> {
         let ours =
             session_actix::SessionMiddleware::<Typical>::new(bench::our_config(&variant).await)
                 .expect("config");
+        let private = variant == "actix-session-private";
         let server = match variant.as_str() {
             "none" => HttpServer::new(|| {
                 App::new()
@@ -83,16 +87,18 @@ fn main() -> std::io::Result<()> {
             .workers(1)
             .bind(("127.0.0.1", port))?
             .run(),
-            "ours" | "ours-memory" | "ours-redis" => HttpServer::new(move || {
-                App::new()
-                    .wrap(ours.clone())
-                    .route("/init", web::get().to(ours::init))
-                    .route("/write", web::get().to(ours::write))
-                    .route("/read", web::get().to(ours::read))
-            })
-            .workers(1)
-            .bind(("127.0.0.1", port))?
-            .run(),
+            "ours" | "ours-encrypted" | "ours-memory" | "ours-redis" => {
+                HttpServer::new(move || {
+                    App::new()
+                        .wrap(ours.clone())
+                        .route("/init", web::get().to(ours::init))
+                        .route("/write", web::get().to(ours::write))
+                        .route("/read", web::get().to(ours::read))
+                })
+                .workers(1)
+                .bind(("127.0.0.1", port))?
+                .run()
+            }
             #[cfg(feature = "store-peers")]
             "actix-session-redis" => {
                 let store = actix_session::storage::RedisSessionStore::new(bench::redis_url())
@@ -113,13 +119,19 @@ fn main() -> std::io::Result<()> {
                 .bind(("127.0.0.1", port))?
                 .run()
             }
-            _ => HttpServer::new(|| {
-                // Signed (not encrypted) cookies, like ours by default.
+            _ => HttpServer::new(move || {
+                // `actix-session`: signed (not encrypted) cookies, like ours by default;
+                // `actix-session-private`: encrypted (AES-256-GCM), beside `ours-encrypted`.
+                let security = if private {
+                    CookieContentSecurity::Private
+                } else {
+                    CookieContentSecurity::Signed
+                };
                 let store = actix_session::SessionMiddleware::builder(
                     CookieSessionStore::default(),
                     Key::from(&bench::PEER_KEY),
                 )
-                .cookie_content_security(CookieContentSecurity::Signed)
+                .cookie_content_security(security)
                 .build();
                 App::new()
                     .wrap(store)

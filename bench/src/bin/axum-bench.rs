@@ -1,12 +1,12 @@
-//! axum bench server: `axum-bench <variant> <port>`; variants: `none`, `ours`, `ours-memory`,
-//! `ours-redis`, `tower-sessions`, `signed-jar`, and with the `store-peers` feature
-//! `tower-sessions-redis`. Redis variants use `BENCH_REDIS_URL`.
+//! axum bench server: `axum-bench <variant> <port>`; variants: `none`, `ours`,
+//! `ours-encrypted`, `ours-memory`, `ours-redis`, `tower-sessions`, `signed-jar` (JSON value),
+//! `signed-jar-postcard` (postcard + base64url value), `private-jar` (JSON value), and with the
+//! `store-peers` feature `tower-sessions-redis`. Redis variants use `BENCH_REDIS_URL`.
 //! Routes: `GET /init` (start a session with the typical data), `GET /write` (counter + 1),
 //! `GET /read` (read the name, change nothing). One runtime thread.
 
 use axum::Router;
 use axum::routing::get;
-use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use bench::Typical;
 
 async fn none_init() -> &'static str {
@@ -96,41 +96,108 @@ mod peer_tower_sessions_redis {
     }
 }
 
-fn load(jar: &SignedCookieJar) -> Typical {
-    jar.get("session")
-        .and_then(|c| serde_json::from_str(c.value()).ok())
-        .unwrap_or_default()
+/// The cookie value formats we put into axum-extra's jars. The jar takes a string and leaves
+/// the format to the application: `Json` is what we chose for the peer rows; `Postcard` is our
+/// own format (postcard, then base64url), so the two jar rows separate format cost from the
+/// jar's cost.
+mod format {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use bench::Typical;
+
+    pub(crate) fn json(value: &Typical) -> String {
+        serde_json::to_string(value).expect("serializes")
+    }
+    pub(crate) fn from_json(text: &str) -> Option<Typical> {
+        serde_json::from_str(text).ok()
+    }
+    pub(crate) fn postcard(value: &Typical) -> String {
+        URL_SAFE_NO_PAD.encode(postcard::to_allocvec(value).expect("serializes"))
+    }
+    pub(crate) fn from_postcard(text: &str) -> Option<Typical> {
+        postcard::from_bytes(&URL_SAFE_NO_PAD.decode(text).ok()?).ok()
+    }
 }
-fn store(jar: SignedCookieJar, value: &Typical) -> SignedCookieJar {
-    let json = serde_json::to_string(value).expect("serializes");
-    jar.add(
-        Cookie::build(("session", json))
-            .http_only(true)
-            .secure(true)
-            .path("/"),
-    )
+
+/// Handlers over one axum-extra jar type (`SignedCookieJar`, `PrivateCookieJar`) and one value
+/// format (`format::json`/`from_json`, `format::postcard`/`from_postcard`).
+macro_rules! jar_handlers {
+    ($jar:ty, $encode:path, $decode:path) => {
+        use axum_extra::extract::cookie::Cookie;
+        use bench::Typical;
+
+        fn load(jar: &$jar) -> Typical {
+            jar.get("session")
+                .and_then(|c| $decode(c.value()))
+                .unwrap_or_default()
+        }
+        fn store(jar: $jar, value: &Typical) -> $jar {
+            jar.add(
+                Cookie::build(("session", $encode(value)))
+                    .http_only(true)
+                    .secure(true)
+                    .path("/"),
+            )
+        }
+        pub(crate) async fn init(jar: $jar) -> ($jar, &'static str) {
+            (store(jar, &Typical::sample()), "ok")
+        }
+        pub(crate) async fn write(jar: $jar) -> ($jar, String) {
+            let mut value = load(&jar);
+            value.counter += 1;
+            let body = value.counter.to_string();
+            (store(jar, &value), body)
+        }
+        pub(crate) async fn read(jar: $jar) -> String {
+            load(&jar).name
+        }
+
+        pub(crate) fn router() -> axum::Router {
+            axum::Router::new()
+                .route("/init", axum::routing::get(init))
+                .route("/write", axum::routing::get(write))
+                .route("/read", axum::routing::get(read))
+                .with_state(axum_extra::extract::cookie::Key::from(&bench::PEER_KEY))
+        }
+    };
 }
-async fn jar_init(jar: SignedCookieJar) -> (SignedCookieJar, &'static str) {
-    (store(jar, &Typical::sample()), "ok")
+
+/// `signed-jar`: SignedCookieJar with a JSON value (our choice of format, not the jar's).
+mod signed_jar {
+    jar_handlers!(
+        axum_extra::extract::cookie::SignedCookieJar,
+        crate::format::json,
+        crate::format::from_json
+    );
 }
-async fn jar_write(jar: SignedCookieJar) -> (SignedCookieJar, String) {
-    let mut value = load(&jar);
-    value.counter += 1;
-    let body = value.counter.to_string();
-    (store(jar, &value), body)
+/// `signed-jar-postcard`: SignedCookieJar with postcard + base64url, the format ours uses.
+mod signed_jar_postcard {
+    jar_handlers!(
+        axum_extra::extract::cookie::SignedCookieJar,
+        crate::format::postcard,
+        crate::format::from_postcard
+    );
 }
-async fn jar_read(jar: SignedCookieJar) -> String {
-    load(&jar).name
+/// `private-jar`: PrivateCookieJar (AES-256-GCM) with a JSON value (our choice).
+mod private_jar {
+    jar_handlers!(
+        axum_extra::extract::cookie::PrivateCookieJar,
+        crate::format::json,
+        crate::format::from_json
+    );
 }
 
 fn main() {
     let (variant, port) = bench::args(&[
         "none",
         "ours",
+        "ours-encrypted",
         "ours-memory",
         "ours-redis",
         "tower-sessions",
         "signed-jar",
+        "signed-jar-postcard",
+        "private-jar",
         #[cfg(feature = "store-peers")]
         "tower-sessions-redis",
     ]);
@@ -144,7 +211,7 @@ fn main() {
                 .route("/init", get(none_init))
                 .route("/write", get(none_write))
                 .route("/read", get(none_read)),
-            "ours" | "ours-memory" | "ours-redis" => {
+            "ours" | "ours-encrypted" | "ours-memory" | "ours-redis" => {
                 let layer =
                     session_axum::SessionLayer::<Typical>::new(bench::our_config(&variant).await)
                         .expect("config");
@@ -166,11 +233,9 @@ fn main() {
             }
             #[cfg(feature = "store-peers")]
             "tower-sessions-redis" => peer_tower_sessions_redis::router().await,
-            _ => Router::new()
-                .route("/init", get(jar_init))
-                .route("/write", get(jar_write))
-                .route("/read", get(jar_read))
-                .with_state(Key::from(&bench::PEER_KEY)),
+            "signed-jar" => signed_jar::router(),
+            "signed-jar-postcard" => signed_jar_postcard::router(),
+            _ => private_jar::router(),
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await

@@ -46,6 +46,8 @@ mod ours {
     }
 }
 
+// Rocket's private cookies take a string and leave the format to the application: JSON here is
+// our choice (the run's table says so), not Rocket's.
 fn load(jar: &CookieJar<'_>) -> Typical {
     jar.get_private("session")
         .and_then(|c| serde_json::from_str(c.value()).ok())
