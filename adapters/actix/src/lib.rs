@@ -36,6 +36,7 @@
 
 #![deny(missing_docs)]
 
+use std::borrow::Cow;
 use std::future::{Future, Ready, ready};
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -143,20 +144,28 @@ fn failure_response(failure: Failure) -> HttpResponse {
     HttpResponse::build(status).body(failure.body())
 }
 
-/// Applies core's headers to the response.
+/// Applies core's headers to the response. Static values (`Vary`, `Cache-Control`) are not
+/// copied; a `Set-Cookie` hands its buffer over.
 fn apply_headers<B>(response: &mut ServiceResponse<B>, outcome: Outcome) {
     let headers = response.headers_mut();
-    outcome.apply_headers(|name, value, action| {
-        let Ok(value) = HeaderValue::try_from(value) else {
-            return;
-        };
-        let name = HeaderName::from_static(name);
-        match action {
-            HeaderAction::Append => headers.append(name, value),
-            HeaderAction::IfAbsent if headers.contains_key(&name) => {}
-            _ => drop(headers.insert(name, value)),
+    for change in outcome.into_headers() {
+        let (name, action) = (HeaderName::from_static(change.name()), change.action());
+        if action == HeaderAction::IfAbsent && headers.contains_key(&name) {
+            continue;
         }
-    });
+        let value = match change.into_value() {
+            Cow::Borrowed(value) => Ok(HeaderValue::from_static(value)),
+            Cow::Owned(value) => HeaderValue::try_from(value),
+        };
+        let Ok(value) = value else {
+            continue;
+        };
+        if action == HeaderAction::Append {
+            headers.append(name, value);
+        } else {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// The session of the current request, typed as `T`. Derefs to

@@ -138,14 +138,17 @@ fn apply(outcome: SessionOutcome, response: &mut Response<'_>) {
         response.set_status(Status::new(failure.status()));
         response.set_sized_body(body.len(), std::io::Cursor::new(body));
     }
-    outcome.apply_headers(|name, value, action| {
-        let header = Header::new(name, value.to_owned());
+    // Static values (`Vary`, `Cache-Control`) are not copied; a `Set-Cookie` hands its buffer
+    // over.
+    for change in outcome.into_headers() {
+        let (name, action) = (change.name(), change.action());
+        let header = Header::new(name, change.into_value());
         match action {
             HeaderAction::Append => response.adjoin_header(header),
             HeaderAction::IfAbsent if response.headers().contains(name) => {}
             _ => drop(response.set_header(header)),
         }
-    });
+    }
 }
 
 /// The session of the current request, typed as `T`. Derefs to

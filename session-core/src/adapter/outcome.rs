@@ -154,21 +154,26 @@ impl Outcome {
     /// answers the [`failure`](Self::failure) first.
     #[cfg(feature = "http")]
     pub fn apply_to_headers(self, headers: &mut http::HeaderMap) {
-        self.apply_headers(|name, value, action| {
-            let Ok(value) = http::HeaderValue::try_from(value) else {
-                return;
-            };
-            let name = http::HeaderName::from_static(name);
-            match action {
-                HeaderAction::Append => {
-                    headers.append(name, value);
-                }
-                HeaderAction::IfAbsent if headers.contains_key(&name) => {}
-                _ => {
-                    headers.insert(name, value);
-                }
+        for change in self.into_headers() {
+            let (name, action) = (http::HeaderName::from_static(change.name), change.action);
+            if action == HeaderAction::IfAbsent && headers.contains_key(&name) {
+                continue;
             }
-        });
+            // Static values (`Vary`, `Cache-Control`) are not copied; a `Set-Cookie` hands its
+            // buffer over.
+            let value = match change.value {
+                Cow::Borrowed(value) => Ok(http::HeaderValue::from_static(value)),
+                Cow::Owned(value) => http::HeaderValue::try_from(value),
+            };
+            let Ok(value) = value else {
+                continue;
+            };
+            if action == HeaderAction::Append {
+                headers.append(name, value);
+            } else {
+                headers.insert(name, value);
+            }
+        }
     }
 
     pub(super) fn failed(failure: Failure) -> Self {
