@@ -129,7 +129,7 @@ case "${1:-}" in
     printf '%s\n' "${targets[@]}"
     ;;
   ""|-h|--help)
-    sed -n '2,17p' "$0"
+    sed -n '2,15p' "$0"
     ;;
   *)
     [ -n "${FUZZ_BIN_DIR:-}" ] || build >/dev/null
