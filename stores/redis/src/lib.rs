@@ -23,12 +23,23 @@
 
 #![deny(missing_docs)]
 
+use std::cell::RefCell;
 use std::fmt;
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::task::Poll;
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script, Value};
+use redis::{
+    AsyncCommands, Cmd, ErrorKind, FromRedisValue, RedisError, RedisFuture, Script,
+    ServerErrorKind, Value,
+};
 use time::OffsetDateTime;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use session_core::store::{
     DEFAULT_MAX_SESSIONS_PER_USER, Fields, RecordKey, RecordWrite, SessionStore, StoreError,
@@ -38,15 +49,20 @@ use session_core::store::{
 /// The `redis` crate this store is built on, re-exported so connections match its version.
 pub use redis;
 
-/// Updates fields of a record only if it still exists, then pushes its expiry.
-/// KEYS[1] = record; ARGV[1] = expiry (Unix ms); ARGV[2] = n; then n (field, value) pairs;
-/// then the fields to delete.
+/// Updates fields of a record only if it still exists, and pushes its expiry.
+/// KEYS[1] = record; ARGV[1] = time to live (ms, above 0); ARGV[2] = n; then n arguments of
+/// `HSET` (field, value pairs); then the fields to delete.
+///
+/// `PEXPIRE` is the existence check: it answers 0, and changes nothing, when the record is
+/// gone, and with a time to live above 0 it never deletes the record (an absolute `PEXPIREAT`
+/// in the past by Redis's clock would, and the `HSET` after it would then make a record with
+/// no expiry). Two calls into Redis instead of `EXISTS`, `HSET` per field and `PEXPIREAT`:
+/// each call is most of a script's cost inside redis-server.
 const UPDATE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
 local n = tonumber(ARGV[2])
-for i = 0, n - 1 do redis.call('HSET', KEYS[1], ARGV[3 + 2 * i], ARGV[4 + 2 * i]) end
-for i = 3 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
-redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 3, 2 + n)) end
+if #ARGV > 2 + n then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + n)) end
 return 1
 ";
 
@@ -155,16 +171,17 @@ impl IndexScripts {
 
 /// Sessions in Redis: one hash per session, one hash field per session field, so requests
 /// that change different fields never overwrite each other. Expiry is Redis's own
-/// (`PEXPIREAT`), so no sweeper runs.
+/// (`PEXPIRE` with the time left until the record's deadline), so no sweeper runs.
 ///
 /// Works with a single server ([`RedisStore::connect`], over a [`ConnectionManager`] that
 /// reconnects by itself) and with Redis Cluster ([`RedisStore::new`] with a cluster
 /// connection, feature `cluster`): every command touches one key, and the commands
 /// that must be atomic run as one `MULTI`/`EXEC` or one script on that key.
 ///
-/// Commands used: `HGETALL` (load); `MULTI`, `DEL`, `HSET`, `PEXPIREAT`, `EXEC` (create);
-/// `EVALSHA`/`EVAL` of a script with `EXISTS`, `HSET`, `HDEL`, `PEXPIREAT` (update); `DEL`
-/// (delete); scripts with `ZADD`, `ZREM`, `ZSCORE`, `ZCOUNT`, `ZRANGEBYSCORE`,
+/// Commands used: `HGETALL` (load); `MULTI`, `DEL`, `HSET`, `PEXPIRE`, `EXEC` (create);
+/// `EVALSHA` (after a `NOSCRIPT` answer, `SCRIPT LOAD` and again) of a script with one
+/// `PEXPIRE`, one `HSET` and one `HDEL` (update), or only `PEXPIRE` for an update that moves
+/// the expiry alone; `DEL` (delete, and an update whose deadline has passed); scripts with `ZADD`, `ZREM`, `ZSCORE`, `ZCOUNT`, `ZRANGEBYSCORE`,
 /// `ZREVRANGEBYSCORE`, `ZREMRANGEBYSCORE`, `PTTL`, `PEXPIREAT` (per-user index).
 ///
 /// Keys: `<prefix><64 hex digits>` for records (the SHA-256 of the session id, never the id),
@@ -185,6 +202,9 @@ impl IndexScripts {
 #[derive(Clone)]
 pub struct RedisStore<C = ConnectionManager> {
     connection: C,
+    /// Set by [`RedisStore::connect`]: per-thread connections for threads that serve requests
+    /// on their own single-threaded runtime.
+    local: Option<Arc<Connector>>,
     prefix: String,
     max_per_user: usize,
     update: Script,
@@ -205,6 +225,12 @@ impl RedisStore<ConnectionManager> {
     /// answer; a lost connection is re-established in the background, and requests fail with
     /// [`StoreError::Unavailable`] (adapters answer 503) until it is.
     ///
+    /// Threads other than this one that serve requests on their own single-threaded runtime
+    /// (actix-web's workers) each get their own connection, made in the background on their
+    /// first command, so their commands do not travel to the runtime this connection lives on
+    /// and back. Until it is made, and on multi-threaded runtimes (where tasks move between
+    /// threads anyway), commands go through the connection made here.
+    ///
     /// # Errors
     /// [`StoreError::Connect`], naming Redis and the URL (without its password): the URL does
     /// not parse, or the server cannot be reached now.
@@ -216,10 +242,202 @@ impl RedisStore<ConnectionManager> {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_with_config(client, config)
+        let connection = ConnectionManager::new_with_config(client.clone(), config.clone())
             .await
             .map_err(failed)?;
-        Ok(Self::new(connection))
+        let connector = Arc::new(Connector {
+            client,
+            config,
+            home: thread::current().id(),
+            pace: pace_for(timeout),
+        });
+        let weak = Arc::downgrade(&connector);
+        let pace = connector.pace;
+        tokio::spawn(async move {
+            // For as long as the store lives (see `pace_for`).
+            while weak.strong_count() > 0 {
+                tokio::time::sleep(pace).await;
+            }
+        });
+        let mut store = Self::new(connection);
+        store.local = Some(connector);
+        Ok(store)
+    }
+}
+
+/// How often a store's task on each runtime that runs its commands wakes up: half the response
+/// timeout. Each command waits for its answer under a tokio timer (the `redis` crate's response
+/// timeout); tokio wakes its driver (a write to an eventfd, and one more `epoll_wait`) whenever
+/// a new timer is due before every timer the driver knew of when it went to sleep, which is
+/// nearly every command when it slept with none. A timer always pending and due sooner than any
+/// command's timeout spares those wake-ups for the cost of one wake-up per `pace`.
+fn pace_for(timeout: Duration) -> Duration {
+    (timeout / 2).max(Duration::from_millis(5))
+}
+
+/// Makes the per-thread connections of a store made by [`RedisStore::connect`].
+struct Connector {
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// The thread `connect` ran on: its commands use the store's own connection.
+    home: ThreadId,
+    /// See [`pace_for`].
+    pace: Duration,
+}
+
+/// How long a thread whose own connection could not be made waits before it tries again
+/// (meanwhile, its commands use the store's own connection).
+const LOCAL_RETRY: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// This thread's id and its connections, one per store whose own connection lives on
+    /// another thread.
+    static LOCAL: RefCell<(ThreadId, Vec<Local>)> = RefCell::new((thread::current().id(), Vec::new()));
+}
+
+/// One store's connection on one thread.
+struct Local {
+    connector: Weak<Connector>,
+    /// `None`: this thread uses the store's own connection (its runtime is multi-threaded).
+    slot: Option<Arc<Slot>>,
+}
+
+/// A connection being made, made, or lost, on the runtime of one thread.
+struct Slot {
+    connection: OnceLock<ConnectionManager>,
+    /// The task that made the connection ended: its runtime shut down, or connecting failed.
+    ended: AtomicBool,
+    /// When connecting failed.
+    failed_at: OnceLock<Instant>,
+    /// Dropped with the slot, which ends the task.
+    _dropped: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Marks a slot ended when its task ends or its runtime drops the task.
+struct EndOnDrop(Weak<Slot>);
+
+impl Drop for EndOnDrop {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.upgrade() {
+            slot.ended.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl Connector {
+    /// This thread's own connection to the server, if it has one (or starts making one).
+    fn local(self: &Arc<Self>) -> Option<ConnectionManager> {
+        LOCAL.with(|local| {
+            let (thread, locals) = &mut *local.borrow_mut();
+            if *thread == self.home {
+                return None;
+            }
+            let mine = locals
+                .iter()
+                .position(|local| std::ptr::eq(local.connector.as_ptr(), Arc::as_ptr(self)));
+            if let Some(at) = mine {
+                let Some(slot) = &locals[at].slot else {
+                    return None;
+                };
+                if !slot.ended.load(Ordering::Acquire) {
+                    return slot.connection.get().cloned();
+                }
+                if slot
+                    .failed_at
+                    .get()
+                    .is_some_and(|failed| failed.elapsed() < LOCAL_RETRY)
+                {
+                    return None;
+                }
+                locals.swap_remove(at);
+            }
+            // Stores dropped since: their connections close.
+            locals.retain(|local| local.connector.strong_count() > 0);
+            let handle = Handle::try_current().ok()?;
+            let slot = (handle.runtime_flavor() == RuntimeFlavor::CurrentThread).then(|| {
+                let (dropped, closed) = tokio::sync::oneshot::channel();
+                let slot = Arc::new(Slot {
+                    connection: OnceLock::new(),
+                    ended: AtomicBool::new(false),
+                    failed_at: OnceLock::new(),
+                    _dropped: dropped,
+                });
+                let (client, config) = (self.client.clone(), self.config.clone());
+                let pace = self.pace;
+                let weak = Arc::downgrade(&slot);
+                // On this runtime, so that the connection's own task runs on this thread.
+                handle.spawn(async move {
+                    let _end = EndOnDrop(weak.clone());
+                    let connected = ConnectionManager::new_with_config(client, config).await;
+                    let Some(slot) = weak.upgrade() else {
+                        return;
+                    };
+                    match connected {
+                        Ok(connection) => {
+                            let _ = slot.connection.set(connection);
+                            drop(slot);
+                            // Until the slot goes, or the runtime shuts down, waking up every
+                            // `pace` (see `pace_for`).
+                            let mut closed = closed;
+                            let mut tick = std::pin::pin!(tokio::time::sleep(pace));
+                            std::future::poll_fn(|cx| {
+                                if Pin::new(&mut closed).poll(cx).is_ready() {
+                                    return Poll::Ready(());
+                                }
+                                while tick.as_mut().poll(cx).is_ready() {
+                                    tick.as_mut().reset(tokio::time::Instant::now() + pace);
+                                }
+                                Poll::Pending
+                            })
+                            .await;
+                        }
+                        Err(_) => {
+                            let _ = slot.failed_at.set(Instant::now());
+                        }
+                    }
+                });
+                slot
+            });
+            locals.push(Local {
+                connector: Arc::downgrade(self),
+                slot,
+            });
+            None
+        })
+    }
+}
+
+/// The connection a command goes through: the store's own, or this thread's.
+enum Connection<C> {
+    Shared(C),
+    Local(ConnectionManager),
+}
+
+impl<C: ConnectionLike> ConnectionLike for Connection<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Shared(connection) => connection.req_packed_command(cmd),
+            Self::Local(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Shared(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Local(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Shared(connection) => connection.get_db(),
+            Self::Local(connection) => connection.get_db(),
+        }
     }
 }
 
@@ -228,6 +446,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisStore<C> {
     pub fn new(connection: C) -> Self {
         Self {
             connection,
+            local: None,
             prefix: "session:".to_owned(),
             max_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
             update: Script::new(UPDATE),
@@ -252,7 +471,22 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisStore<C> {
     }
 
     fn record(&self, key: &RecordKey) -> String {
-        format!("{}{}", self.prefix, key.to_hex())
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut record = String::with_capacity(self.prefix.len() + 64);
+        record.push_str(&self.prefix);
+        for byte in key.as_bytes() {
+            record.push(char::from(HEX[usize::from(byte >> 4)]));
+            record.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        record
+    }
+
+    /// The connection for a command made now, on this thread.
+    fn connection(&self) -> Connection<C> {
+        match self.local.as_ref().and_then(Connector::local) {
+            Some(local) => Connection::Local(local),
+            None => Connection::Shared(self.connection.clone()),
+        }
     }
 
     fn index(&self, user: &str) -> String {
@@ -305,10 +539,26 @@ fn now_ms() -> i64 {
     unix_ms(OffsetDateTime::now_utc())
 }
 
+/// Runs `command`; when it is the `EVALSHA` of `script` and Redis does not know the script
+/// yet (a new or restarted server, a failover), loads it and runs the command again.
+async fn query_script<T: FromRedisValue>(
+    command: &mut Cmd,
+    script: &Script,
+    connection: &mut (impl ConnectionLike + Send),
+) -> Result<T, RedisError> {
+    match command.query_async(connection).await {
+        Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+            script.load_async(connection).await?;
+            command.query_async(connection).await
+        }
+        answer => answer,
+    }
+}
+
 impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisStore<C> {
     fn load<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let reply: Value = redis::cmd("HGETALL")
                 .arg(self.record(key))
                 .query_async(&mut connection)
@@ -321,32 +571,52 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
 
     fn save<'a>(&'a self, key: &'a RecordKey, write: RecordWrite<'a>) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let record = self.record(key);
-            let expires_at = unix_ms(write.expires_at);
+            // Relative: see `UPDATE`. A deadline already passed ends the record.
+            let ttl = unix_ms(write.expires_at).saturating_sub(now_ms());
             if write.create {
                 let mut pipe = redis::pipe();
                 pipe.atomic().del(&record).ignore();
-                if !write.set.is_empty() {
-                    pipe.hset_multiple(&record, write.set).ignore();
+                if ttl > 0 {
+                    if !write.set.is_empty() {
+                        pipe.hset_multiple(&record, write.set).ignore();
+                    }
+                    pipe.cmd("PEXPIRE").arg(&record).arg(ttl).ignore();
                 }
-                pipe.cmd("PEXPIREAT").arg(&record).arg(expires_at).ignore();
                 let () = pipe
                     .query_async(&mut connection)
                     .await
                     .map_err(StoreError::unavailable)?;
                 return Ok(true);
             }
-            let mut invocation = self.update.key(&record);
-            invocation.arg(expires_at).arg(write.set.len());
-            for (name, bytes) in write.set {
-                invocation.arg(*name).arg(*bytes);
-            }
-            for name in write.remove {
-                invocation.arg(*name);
-            }
-            let written: i64 = invocation
-                .invoke_async(&mut connection)
+            let mut command = if ttl <= 0 {
+                // Written and expired at once: gone, if it was there.
+                let mut command = redis::cmd("DEL");
+                command.arg(&record);
+                command
+            } else if write.set.is_empty() && write.remove.is_empty() {
+                // Only the expiry moves: one command, which answers 0 for a missing record.
+                let mut command = redis::cmd("PEXPIRE");
+                command.arg(&record).arg(ttl);
+                command
+            } else {
+                let mut command = redis::cmd("EVALSHA");
+                command
+                    .arg(self.update.get_hash())
+                    .arg(1)
+                    .arg(&record)
+                    .arg(ttl)
+                    .arg(2 * write.set.len());
+                for (name, bytes) in write.set {
+                    command.arg(*name).arg(*bytes);
+                }
+                for name in write.remove {
+                    command.arg(*name);
+                }
+                command
+            };
+            let written: i64 = query_script(&mut command, &self.update, &mut connection)
                 .await
                 .map_err(StoreError::unavailable)?;
             Ok(written == 1)
@@ -355,7 +625,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
 
     fn delete<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let removed: i64 = connection
                 .del(self.record(key))
                 .await
@@ -371,7 +641,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
         expires_at: OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let index = self.index(user);
             let over: Vec<String> = self
                 .index
@@ -410,7 +680,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
 
     fn index_remove<'a>(&'a self, user: &'a str, key: &'a RecordKey) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let _: i64 = self
                 .index
                 .remove
@@ -426,7 +696,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
 
     fn index_members<'a>(&'a self, user: &'a str) -> StoreFuture<'a, Vec<RecordKey>> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let members: Vec<String> = self
                 .index
                 .members
@@ -448,7 +718,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
 
     fn index_generation<'a>(&'a self, user: &'a str) -> StoreFuture<'a, u64> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let generation: i64 = self
                 .index
                 .generation
@@ -469,7 +739,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
         keep_until: OffsetDateTime,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection();
             let _: i64 = self
                 .index
                 .set_generation
