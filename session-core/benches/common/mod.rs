@@ -31,7 +31,7 @@ pub(crate) fn typical() -> Typical {
     }
 }
 
-/// The typical session plus `urls` recently visited URLs (58 make a ~3 KB cookie).
+/// The typical session plus `urls` recently visited URLs (18 make a ~1 KB cookie, 58 ~3 KB).
 pub(crate) fn large(urls: usize) -> Large {
     Large {
         base: typical(),
