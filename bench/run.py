@@ -20,21 +20,24 @@ counts statuses above 399 as "Non-2xx or 3xx responses") stops the run.
     python3 bench/run.py                      # every framework built in bench/
     python3 bench/run.py --frameworks axum --seconds 3 --rounds 1
     python3 bench/run.py --stores             # store mode: ours vs the peers' stores
-    python3 bench/run.py --load               # bounded load test against our Redis store
+    python3 bench/run.py --load               # bounded load test: ours and the peers on Redis
     python3 bench/run.py --json out.json      # also write the results as JSON
     python3 bench/run.py --markdown out.json  # only render BENCHMARKS.md tables from JSON
 
 --stores starts its own redis-server (pinned to core 1 with wrk) and also reports the
 redis-server CPU (user + system) per request, server + store CPU per request, and wrk's p99
-latency. --load runs many concurrent clients for a fixed time against ours-redis on axum and
-reports requests/s, p99 latency and errors (which must be zero).
+latency. --load runs many concurrent clients for a fixed time against ours-redis and the peers'
+Redis stores on axum and actix, and reports requests/s, p99 latency and errors (which must be
+zero for every variant).
 
 JSON (--json FILE): a list of objects, one per (framework, variant, route), with `run`
 ("cookie" | "stores"), `framework`, `mode` (where the session lives: "cookie" | "memory" |
 "redis"; "none" for the baselines), `variant` ("none", "ours", "ours-encrypted", ... or the
 peer's name), `label`, `route` ("write" | "read"), `cookie_bytes` (length of the Cookie header
 sent), `cpu_us` (server user + system CPU per request), `added_us` (cpu_us minus
-`baseline_cpu_us`, the baseline with a cookie of the same length; null on baselines), `rps`,
+`baseline_cpu_us`, the baseline with a cookie of the same length; null on baselines),
+`user_cpu_us` and `added_user_us` (the same, user CPU only: the session layer's own code runs
+in user space, while system time, mostly loopback TCP, is most of the run-to-run noise), `rps`,
 `p99_ms`, in store runs `store_cpu_us` (Redis variants) and `total_cpu_us` (server + store),
 `cpu_us_rounds` (every round's cpu_us), and the run's `seconds`, `rounds`, `connections`,
 `seed`.
@@ -106,10 +109,16 @@ def free_port():
 
 def cpu_ticks(pid):
     """User + system CPU ticks of a process, all its threads included."""
+    user, system = cpu_ticks_split(pid)
+    return user + system
+
+
+def cpu_ticks_split(pid):
+    """(user, system) CPU ticks of a process, all its threads included."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # utime is field 14, stime field 15; fields[0] is field 3
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]), int(fields[12])
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -214,7 +223,7 @@ class Cell:
     server: Server
     route: str
     cookie: str
-    samples: list = dataclasses.field(default_factory=list)  # per round: (cpu µs, req/s, p99 ms, store µs)
+    samples: list = dataclasses.field(default_factory=list)  # per round: (cpu µs, req/s, p99 ms, store µs, user cpu µs)
 
     @property
     def name(self):
@@ -228,12 +237,15 @@ class Cell:
 
 
 def measure_once(cell, seconds, connections, store=None):
-    before = cpu_ticks(cell.server.proc.pid)
+    user_before, system_before = cpu_ticks_split(cell.server.proc.pid)
     store_before = cpu_ticks(store.pid) if store else 0
     requests, _, p99 = wrk(f"{cell.server.url}/{cell.route}", cell.cookie, seconds, connections)
-    ticks = cpu_ticks(cell.server.proc.pid) - before
+    user_after, system_after = cpu_ticks_split(cell.server.proc.pid)
+    user = user_after - user_before
+    ticks = user + system_after - system_before
     store_ticks = (cpu_ticks(store.pid) - store_before) if store else 0
-    cell.samples.append((ticks / TICK / requests * 1e6, requests / seconds, p99, store_ticks / TICK / requests * 1e6))
+    per_request = lambda t: t / TICK / requests * 1e6  # noqa: E731
+    cell.samples.append((per_request(ticks), requests / seconds, p99, per_request(store_ticks), per_request(user)))
 
 
 def run_framework(framework, binary, variants, args, rng, run, store=None, env=None):
@@ -268,17 +280,21 @@ def run_framework(framework, binary, variants, args, rng, run, store=None, env=N
 
     meta = {"seconds": args.seconds, "rounds": args.rounds, "connections": args.connections, "seed": args.seed}
     base = {(c.route, len(c.cookie)): c.median(0) for c in cells if c.server is baseline}
+    base_user = {(c.route, len(c.cookie)): c.median(4) for c in cells if c.server is baseline}
     rows = []
     for cell in cells:
         variant = cell.server.variant
         label, mode, _ = VARIANTS[variant]
         cpu = cell.median(0)
         row = {"run": run, "framework": framework, "mode": mode, "variant": variant, "label": label, "route": cell.route, "cookie_bytes": len(cell.cookie), "cpu_us": round(cpu, 3)}
+        user_cpu = cell.median(4)
+        row["user_cpu_us"] = round(user_cpu, 3)
         if variant == "none":
-            row.update(baseline_cpu_us=None, added_us=None)
+            row.update(baseline_cpu_us=None, added_us=None, added_user_us=None)
         else:
             baseline_cpu = base[(cell.route, len(cell.cookie))]
-            row.update(baseline_cpu_us=round(baseline_cpu, 3), added_us=round(cpu - baseline_cpu, 3))
+            baseline_user = base_user[(cell.route, len(cell.cookie))]
+            row.update(baseline_cpu_us=round(baseline_cpu, 3), added_us=round(cpu - baseline_cpu, 3), added_user_us=round(user_cpu - baseline_user, 3))
         row.update(rps=round(cell.median(1)), p99_ms=round(cell.median(2), 3))
         if store:
             store_cpu = cell.median(3) if mode == "redis" else 0.0
@@ -332,29 +348,47 @@ def stores(args, rng):
     return rows
 
 
+# The load test: ours and the peers' Redis stores, each framework's variants under the same load.
+LOAD_VARIANTS = {
+    "axum": ("axum-bench", ["ours-redis", "tower-sessions-redis"]),
+    "actix": ("actix-bench", ["ours-redis", "actix-session-redis"]),
+}
+
+
 def load(args):
-    """Bounded load test: many clients for a fixed time against ours-redis (axum)."""
-    build([["--bin", "axum-bench"]])
+    """Bounded load test: many clients for a fixed time against each Redis-backed variant."""
+    frameworks = [f for f in args.frameworks.split(",") if f in LOAD_VARIANTS]
+    build([["--features", "store-peers"]] + [["--bin", LOAD_VARIANTS[f][0]] for f in frameworks])
     redis, url = start_redis()
     env = dict(os.environ, BENCH_REDIS_URL=url)
-    server = start("axum-bench", "ours-redis", env)
+    rows = []
+    total_errors = 0
     try:
-        check("axum-bench", server, server.cookie)
-        print(f"\nload test: ours-redis on axum, wrk -t1 -c{args.load_connections} for {args.load_seconds}s per route\n")
-        print("| route | requests | requests/s | p99 latency | errors |")
-        print("|---|---|---|---|---|")
-        total_errors = 0
-        for route in ROUTES:
-            requests, failed, p99 = wrk(f"{server.url}/{route}", server.cookie, args.load_seconds, args.load_connections, allow_errors=True)
-            total_errors += failed
-            print(f"| {route} | {requests:,} | {requests / args.load_seconds:,.0f} | {p99:.2f} ms | {failed} |")
-        if total_errors:
-            raise SystemExit(f"{total_errors} failed requests")
-        check("axum-bench", server, server.cookie)
+        print(f"\nload test: wrk -t1 -c{args.load_connections} for {args.load_seconds}s per route, every session on one record (every write races the others)\n")
+        print("| framework | variant | route | requests | requests/s | p99 latency | errors |")
+        print("|---|---|---|---|---|---|---|")
+        for framework in frameworks:
+            binary, variants = LOAD_VARIANTS[framework]
+            for variant in variants:
+                server = start(binary, variant, env)
+                try:
+                    check(binary, server, server.cookie)
+                    for route in ROUTES:
+                        requests, failed, p99 = wrk(f"{server.url}/{route}", server.cookie, args.load_seconds, args.load_connections, allow_errors=True)
+                        total_errors += failed
+                        label = VARIANTS[variant][0]
+                        print(f"| {framework} | {label} | {route} | {requests:,} | {requests / args.load_seconds:,.0f} | {p99:.2f} ms | {failed} |")
+                        sys.stdout.flush()
+                        rows.append({"run": "load", "framework": framework, "mode": "redis", "variant": variant, "label": label, "route": route, "requests": requests, "rps": round(requests / args.load_seconds), "p99_ms": round(p99, 3), "errors": failed, "seconds": args.load_seconds, "connections": args.load_connections})
+                    check(binary, server, server.cookie)
+                finally:
+                    server.stop()
     finally:
-        server.stop()
         redis.kill()
         redis.wait()
+    if total_errors:
+        raise SystemExit(f"{total_errors} failed requests")
+    return rows
 
 
 # Rendering: BENCHMARKS.md-style tables from the JSON rows (also what a run prints).
@@ -417,16 +451,18 @@ def header(rows, what):
 def render_cookie(rows):
     groups = group(rows)
     out = header(rows, "cookie mode")
-    out.append("| framework | variant | cookie | write: CPU/req | write: added | read: CPU/req | read: added | write req/s | read req/s |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| framework | variant | cookie | write: CPU/req | write: added | write: added, user | read: CPU/req | read: added | read: added, user | write req/s | read req/s |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for (framework, _, length), cells in groups.items():
         w, r = cells["write"], cells["read"]
-        out.append(f"| {framework} | {display(w)} | {length} B | {us(w['cpu_us'])} | {signed_us(w['added_us'])} | {us(r['cpu_us'])} | {signed_us(r['added_us'])} | {w['rps']:,} | {r['rps']:,} |")
-    out += ["", "Ratios of added CPU (peer / ours; above 1 means ours costs less):", ""]
-    out.append("| framework | peer / ours | write | read |")
-    out.append("|---|---|---|---|")
+        out.append(f"| {framework} | {display(w)} | {length} B | {us(w['cpu_us'])} | {signed_us(w['added_us'])} | {signed_us(w.get('added_user_us'))} | {us(r['cpu_us'])} | {signed_us(r['added_us'])} | {signed_us(r.get('added_user_us'))} | {w['rps']:,} | {r['rps']:,} |")
+    out += ["", "Ratios of added CPU (peer / ours; above 1 means ours costs less), user + system and user only:", ""]
+    out.append("| framework | peer / ours | write | read | write, user | read, user |")
+    out.append("|---|---|---|---|---|---|")
     for framework, peer, mine in comparisons(groups):
-        out.append(f"| {framework} | {peer['write']['label']} / {mine['write']['label']} | {ratio(peer['write']['added_us'], mine['write']['added_us'])} | {ratio(peer['read']['added_us'], mine['read']['added_us'])} |")
+        cells = [ratio(peer[r]["added_us"], mine[r]["added_us"]) for r in ROUTES]
+        cells += [ratio(peer[r].get("added_user_us"), mine[r].get("added_user_us")) for r in ROUTES]
+        out.append(f"| {framework} | {peer['write']['label']} / {mine['write']['label']} | " + " | ".join(cells) + " |")
     return out + [""]
 
 
@@ -447,12 +483,14 @@ def render_stores(rows):
     def added_total(row):  # server CPU over the baseline plus the store's CPU
         return None if row["added_us"] is None else row["added_us"] + row.get("store_cpu_us", 0.0)
 
-    out += ["", "Ratios (peer / ours; above 1 means ours costs less), of added server CPU and of added server + store CPU:", ""]
-    out.append("| framework | peer / ours | write: server | read: server | write: server + store | read: server + store |")
-    out.append("|---|---|---|---|---|---|")
+    out += ["", "Ratios (peer / ours; above 1 means ours costs less), of added server CPU, of added server + store CPU, of added server user CPU, and of the store's CPU:", ""]
+    out.append("| framework | peer / ours | write: server | read: server | write: server + store | read: server + store | write: server, user | read: server, user | write: store | read: store |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for framework, peer, mine in comparisons(groups):
         cells = [ratio(peer[r]["added_us"], mine[r]["added_us"]) for r in ROUTES]
         cells += [ratio(added_total(peer[r]), added_total(mine[r])) for r in ROUTES]
+        cells += [ratio(peer[r].get("added_user_us"), mine[r].get("added_user_us")) for r in ROUTES]
+        cells += [ratio(peer[r].get("store_cpu_us"), mine[r].get("store_cpu_us")) for r in ROUTES]
         out.append(f"| {framework} | {peer['write']['label']} / {mine['write']['label']} | " + " | ".join(cells) + " |")
     return out + [""]
 
@@ -477,7 +515,7 @@ def main():
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     parser.add_argument("--markdown", metavar="FILE", help="measure nothing: print the tables for the JSON in FILE")
     parser.add_argument("--stores", action="store_true", help="store mode: ours vs the peers' stores")
-    parser.add_argument("--load", action="store_true", help="bounded load test against ours-redis")
+    parser.add_argument("--load", action="store_true", help="bounded load test: ours and the peers on Redis")
     parser.add_argument("--load-seconds", type=int, default=10)
     parser.add_argument("--load-connections", type=int, default=64)
     args = parser.parse_args()
@@ -489,7 +527,13 @@ def main():
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is required: apt-get install -y {'wrk' if tool == 'wrk' else 'util-linux'}")
     if args.load:
-        return load(args)
+        args.frameworks = args.frameworks or ",".join(LOAD_VARIANTS)
+        rows = load(args)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1, ensure_ascii=False)
+                f.write("\n")
+        return
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**32)
     known = STORE_FRAMEWORKS if args.stores else FRAMEWORKS

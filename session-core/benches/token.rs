@@ -119,16 +119,24 @@ fn bench_case<T: SessionData + Counter + Clone + PartialEq + std::fmt::Debug>(
     // The same on a token seen for the first time (a cache miss: base64, MAC check and, when
     // encrypted, decryption all run). Distinct tokens, many more than the verified-token cache
     // has slots, taken in turn: each one's slot has been taken by others since its last turn.
+    // Tokens are deterministic (no nonce in signed mode), so each gets its own counter.
     let distinct: Vec<String> = (0..FIRST_SIGHT_TOKENS)
-        .map(|_| {
+        .map(|i| {
             let mut fresh = ready(manager.load::<T>([])).expect("cookie mode");
             *fresh.data_mut() = value.clone();
+            *fresh.data_mut().counter() = i as u64;
             let cookie = ready(manager.save(&mut fresh))
                 .expect("save")
                 .expect("changed");
             format!("session={}", cookie.value())
         })
         .collect();
+    let unique: std::collections::HashSet<&String> = distinct.iter().collect();
+    assert_eq!(
+        unique.len(),
+        distinct.len(),
+        "first-sight tokens must all differ"
+    );
     let mut turn = 0usize;
     c.bench_function(
         &format!("token/{label}/{mode}/verify+decode-first-sight"),

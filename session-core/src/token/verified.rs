@@ -48,10 +48,11 @@ fn same_value(cached: &[u8], value: &[u8]) -> bool {
     };
     // Differences OR-ed together without a branch, then one constant-time test of the sum
     // (the scheme of the `constant_time_eq` crate).
-    let differences = cached
-        .chunks(8)
-        .zip(value.chunks(8))
-        .fold(0u64, |acc, (a, b)| acc | (word(a) ^ word(b)));
+    let (a, b) = (cached.chunks_exact(8), value.chunks_exact(8));
+    let tails = word(a.remainder()) ^ word(b.remainder());
+    let differences = a
+        .zip(b)
+        .fold(tails, |acc, (a, b)| acc | (word(a) ^ word(b)));
     bool::from(differences.ct_eq(&0))
 }
 
