@@ -391,6 +391,201 @@ def load(args):
     return rows
 
 
+# Instruction counts: what the session layer adds, counted by callgrind instead of timed. The
+# count of instructions a server executes per request is the same from run to run whatever else
+# the machine does, which CPU time on a shared machine is not; it leaves out the kernel (the
+# loopback TCP that most of the CPU time and its noise are) and says nothing about stalls, so
+# it complements the CPU tables rather than replacing them.
+
+
+def start_callgrind(binary, variant, out_dir, env=None):
+    port = free_port()
+    exe = os.path.join(target_dir(), "release", binary)
+    out = os.path.join(out_dir, f"callgrind.{binary}.{variant}.%p")
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}", exe, variant, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(1200):
+        try:
+            with OPENER.open(f"{url}/init", timeout=5) as response:
+                cookies = response.headers.get_all("Set-Cookie") or []
+                cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
+                return Server(variant, proc, url, cookie)
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{binary} {variant} did not start under valgrind")
+
+
+def requests_on_one_connection(url, route, cookie, count):
+    """`count` sequential GETs on one keep-alive connection; each must answer as `check` wants."""
+    import http.client
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    headers = {"Cookie": cookie} if cookie else {}
+    try:
+        for _ in range(count):
+            connection.request("GET", f"/{route}", headers=headers)
+            response = connection.getresponse()
+            body = response.read().decode(errors="replace")
+            ok = body == LOGGED_IN_NAME if route == "read" else body.isdigit()
+            if response.status != 200 or not ok:
+                raise SystemExit(f"{url}/{route} answered {response.status} {body[:80]!r} under valgrind")
+    finally:
+        connection.close()
+
+
+def sha256_instructions(path):
+    """Instructions spent inside SHA-256's compression function in a callgrind dump (its
+    exclusive cost): valgrind does not emulate the SHA extensions, so under callgrind SHA-256
+    runs in software, at many times the instructions it takes on a CPU with SHA-NI."""
+    total, current, skip = 0, "", False
+    with open(path) as f:
+        for line in f:
+            if line.startswith("fn="):
+                current = line[3:]
+            elif line.startswith("calls="):
+                skip = True  # the next cost line is the call's inclusive cost
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                if skip:
+                    skip = False
+                elif "sha256" in current and "compress" in current:
+                    total += int(line.split()[-1])
+    return total
+
+
+def callgrind_total(pid, out_dir, before):
+    """Dumps the counters of a running callgrind and answers (instructions, of which in
+    SHA-256 compression) since `before`, and the dumps seen so far."""
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True, capture_output=True)
+    dumps = sorted((os.path.join(out_dir, f) for f in os.listdir(out_dir) if f".{pid}." in f or f.endswith(f".{pid}") or f".{pid}-" in f), key=os.path.getmtime)
+    fresh = [d for d in dumps if d not in before]
+    if not fresh:
+        raise SystemExit(f"callgrind wrote no dump for {pid}")
+    with open(fresh[-1]) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return (int(line.split()[1]), sha256_instructions(fresh[-1])), set(dumps)
+    raise SystemExit(f"no totals in {fresh[-1]}")
+
+
+def start_redis_callgrind(out_dir):
+    """A redis-server under callgrind (no persistence), for the store's instructions."""
+    if not shutil.which("redis-server"):
+        raise SystemExit("redis-server is required: apt-get install -y redis-server")
+    port = free_port()
+    out = os.path.join(out_dir, "callgrind.redis-server.%p")
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}", "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, f"redis://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("redis-server did not start under valgrind")
+
+
+def instructions(args):
+    """Instructions per request per (framework, variant, route), minus the baseline's; with
+    --stores, store mode, with redis-server's own instructions per request too."""
+    import tempfile
+    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
+        raise SystemExit("valgrind is required: apt-get install -y valgrind")
+    table = STORE_FRAMEWORKS if args.stores else FRAMEWORKS
+    frameworks = [f for f in args.frameworks.split(",") if f in table]
+    build(([["--features", "store-peers"]] if args.stores else []) + [["--bin", table[f][0]] for f in frameworks])
+    count = args.instructions_requests
+    rows = []
+    with tempfile.TemporaryDirectory() as out_dir:
+        redis, env = None, None
+        if args.stores:
+            redis, url = start_redis_callgrind(out_dir)
+            env = dict(os.environ, BENCH_REDIS_URL=url)
+        redis_before = set()
+        for framework in frameworks:
+            binary, variants = table[framework]
+            per_request = {}
+            store_per_request = {}
+            for variant in ["none"] + variants:
+                server = start_callgrind(binary, variant, out_dir, env)
+                try:
+                    cookie = server.cookie
+                    if variant == "none":
+                        cookie = dummy_cookie(140)
+                    before = set()
+                    for route in ROUTES:
+                        # Warm up (allocator, caches of ours and theirs), then count.
+                        requests_on_one_connection(server.url, route, cookie, 50)
+                        _, before = callgrind_total(server.proc.pid, out_dir, before)
+                        if redis:
+                            _, redis_before = callgrind_total(redis.pid, out_dir, redis_before)
+                        requests_on_one_connection(server.url, route, cookie, count)
+                        (total, sha), before = callgrind_total(server.proc.pid, out_dir, before)
+                        per_request[(variant, route)] = (total / count, sha / count)
+                        if redis:
+                            (store_total, _), redis_before = callgrind_total(redis.pid, out_dir, redis_before)
+                            store_per_request[(variant, route)] = store_total / count
+                        print(f"  {framework} {variant}/{route}: {total / count:,.0f} instructions/request ({sha / count:,.0f} in SHA-256)", file=sys.stderr)
+                finally:
+                    server.stop()
+            for variant in ["none"] + variants:
+                label, mode, _ = VARIANTS[variant]
+                for route in ROUTES:
+                    ir, sha = per_request[(variant, route)]
+                    base_ir, base_sha = per_request[("none", route)]
+                    added = None if variant == "none" else ir - base_ir
+                    added_no_sha = None if variant == "none" else (ir - sha) - (base_ir - base_sha)
+                    row = {"run": "instructions-stores" if args.stores else "instructions", "framework": framework, "mode": mode, "variant": variant, "label": label, "route": route, "instructions": round(ir), "sha256_instructions": round(sha), "added_instructions": None if added is None else round(added), "added_instructions_without_sha256": None if added_no_sha is None else round(added_no_sha), "requests": count}
+                    if mode == "redis":
+                        row["store_instructions"] = round(store_per_request[(variant, route)])
+                    rows.append(row)
+        if redis:
+            redis.kill()
+            redis.wait()
+    return rows
+
+
+def render_instructions(rows):
+    what = "store mode, " if rows[0]["run"] == "instructions-stores" else ""
+    out = [f"instructions per request ({what}callgrind, {rows[0]['requests']} sequential requests on one connection per cell, after 50 of warm-up; the baseline gets a 140-byte dummy cookie):", ""]
+    stores = rows[0]["run"] == "instructions-stores"
+    columns = ["instructions", "added", "of which SHA-256", "added without SHA-256"] + (["redis-server"] if stores else [])
+    out.append("| framework | variant | " + " | ".join(f"{route}: {c}" for route in ROUTES for c in columns) + " |")
+    out.append("|---|---|" + "---|" * (2 * len(columns)))
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["framework"], row["variant"]), {})[row["route"]] = row
+    fmt = lambda v: "" if v is None else f"{v:,}"  # noqa: E731
+    signed = lambda v: "" if v is None else f"{v:+,}"  # noqa: E731
+    for (framework, variant), cells in groups.items():
+        w = cells["write"]
+        name = f"**{w['label']}**" if variant.startswith("ours") else w["label"]
+        line = []
+        for route in ROUTES:
+            c = cells[route]
+            line += [fmt(c["instructions"]), signed(c["added_instructions"]), fmt(c.get("sha256_instructions")), signed(c.get("added_instructions_without_sha256"))]
+            if stores:
+                line.append(fmt(c.get("store_instructions")))
+        out.append(f"| {framework} | {name} | " + " | ".join(line) + " |")
+    out += ["", "Ratios of added instructions (peer / ours; above 1 means ours executes fewer), all and without SHA-256" + (", and of redis-server's" if stores else "") + ":", ""]
+    out.append("| framework | peer / ours | write | read | write, without SHA-256 | read, without SHA-256 |" + (" write: redis-server | read: redis-server |" if stores else ""))
+    out.append("|---|---|---|---|---|---|" + ("---|---|" if stores else ""))
+    for (framework, variant), cells in groups.items():
+        if variant == "none" or variant.startswith("ours"):
+            continue
+        counterpart = VARIANTS[variant][2] or "ours"
+        mine = groups.get((framework, counterpart)) or groups.get((framework, "ours"))
+        if mine:
+            line = [ratio(cells[r]["added_instructions"], mine[r]["added_instructions"]) for r in ROUTES]
+            line += [ratio(cells[r].get("added_instructions_without_sha256"), mine[r].get("added_instructions_without_sha256")) for r in ROUTES]
+            if stores:
+                line += [ratio(cells[r].get("store_instructions"), mine[r].get("store_instructions")) for r in ROUTES]
+            out.append(f"| {framework} | {cells['write']['label']} / {mine['write']['label']} | " + " | ".join(line) + " |")
+    return out + [""]
+
+
 # Rendering: BENCHMARKS.md-style tables from the JSON rows (also what a run prints).
 
 
@@ -435,10 +630,11 @@ def comparisons(groups):
 
 def render(rows):
     out = []
-    for run in ("cookie", "stores"):
+    renderers = {"cookie": render_cookie, "stores": render_stores, "instructions": render_instructions, "instructions-stores": render_instructions}
+    for run, renderer in renderers.items():
         part = [r for r in rows if r["run"] == run]
         if part:
-            out += render_stores(part) if run == "stores" else render_cookie(part)
+            out += renderer(part)
     return "\n".join(out) + "\n"
 
 
@@ -516,12 +712,24 @@ def main():
     parser.add_argument("--markdown", metavar="FILE", help="measure nothing: print the tables for the JSON in FILE")
     parser.add_argument("--stores", action="store_true", help="store mode: ours vs the peers' stores")
     parser.add_argument("--load", action="store_true", help="bounded load test: ours and the peers on Redis")
+    parser.add_argument("--instructions", action="store_true", help="cookie mode, counted by callgrind: instructions per request instead of CPU time")
+    parser.add_argument("--instructions-requests", type=int, default=400, help="requests counted per cell with --instructions")
     parser.add_argument("--load-seconds", type=int, default=10)
     parser.add_argument("--load-connections", type=int, default=64)
     args = parser.parse_args()
     if args.markdown:
         with open(args.markdown) as f:
             sys.stdout.write(render(json.load(f)))
+        return
+    if args.instructions:
+        args.frameworks = args.frameworks or ",".join(STORE_FRAMEWORKS if args.stores else FRAMEWORKS)
+        rows = instructions(args)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1, ensure_ascii=False)
+                f.write("\n")
+        print()
+        sys.stdout.write(render(rows))
         return
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):

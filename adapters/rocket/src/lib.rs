@@ -33,11 +33,12 @@
 
 #![deny(missing_docs)]
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::uri::Origin;
-use rocket::http::{Header, Method, Status};
+use rocket::http::{Header, HeaderMap, Method, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::route::Route;
 use rocket::{Build, Data, Request, Response, Rocket};
@@ -94,7 +95,7 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
             let facts = RequestFacts::new(
                 request.method().as_str(),
                 request.uri().path().as_str(),
-                |name| request.headers().get_one(name).map(str::as_bytes),
+                |name| header(request.headers(), name).map(str::as_bytes),
             )
             // Always false unless Rocket's `tls` feature is on and configured.
             .scheme(request.rocket().config().tls_enabled().then_some("https"));
@@ -122,6 +123,21 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
         };
         let status = response.status().code;
         apply(session.finish(status).await, response);
+    }
+}
+
+/// The first value of the request header `name` (lowercase). One pass over the request's few
+/// headers, comparing names: Rocket's `HeaderMap::get_one` hashes the name with SipHash on
+/// every call, which cost more than everything else the fairing does per request.
+fn header<'a>(headers: &'a HeaderMap<'_>, name: &str) -> Option<&'a str> {
+    let found = headers
+        .iter()
+        .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    match found.value {
+        Cow::Borrowed(value) => Some(value),
+        // `HeaderMap::iter` builds each header from a borrow of the map's value, so this does
+        // not happen; were it ever to, the lookup by name answers the same.
+        Cow::Owned(_) => headers.get_one(name),
     }
 }
 

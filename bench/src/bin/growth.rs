@@ -3,8 +3,8 @@
 //! `growth [--memory 1000,100000,1000000] [--redis 100000] [--reads 200000] [--json FILE]`
 //!
 //! - **MemoryStore:** for each count, a fresh process-local `MemoryStore` filled through
-//!   `SessionManager` with that many logged-in typical sessions (one per user, so each has a
-//!   per-user index entry too). Reports the resident memory the sessions added (from
+//!   `SessionManager` with that many typical sessions, logged in (one per user, so each has a
+//!   per-user index too) and anonymous. Reports the resident memory the sessions added (from
 //!   `/proc/self/statm`) per session, and the time of one read (`load` of a session cookie,
 //!   deadlines checked, the record fetched and decoded) over a random sample of the sessions.
 //! - **Redis:** starts its own `redis-server` on a free loopback port (no persistence), fills it
@@ -55,25 +55,28 @@ fn main() {
         .expect("runtime");
 
     let mut results = Vec::new();
-    println!("| store | live sessions | memory per session | read (load) |");
-    println!("|---|---|---|---|");
-    for &count in &memory_counts {
-        let row = runtime.block_on(memory_growth(count, reads));
-        println!(
-            "| MemoryStore | {} | {} B | {:.0} ns |",
-            thousands(count),
-            row.bytes_per_session,
-            row.read_ns
-        );
-        results.push(format!(
-            r#"{{"store":"memory","sessions":{count},"bytes_per_session":{},"read_ns":{:.1}}}"#,
-            row.bytes_per_session, row.read_ns
-        ));
+    println!("| store | sessions | live sessions | memory per session | read (load) |");
+    println!("|---|---|---|---|---|");
+    for logged_in in [true, false] {
+        let kind = if logged_in { "logged in" } else { "anonymous" };
+        for &count in &memory_counts {
+            let row = runtime.block_on(memory_growth(count, reads, logged_in));
+            println!(
+                "| MemoryStore | {kind} | {} | {} B | {:.0} ns |",
+                thousands(count),
+                row.bytes_per_session,
+                row.read_ns
+            );
+            results.push(format!(
+                r#"{{"store":"memory","logged_in":{logged_in},"sessions":{count},"bytes_per_session":{},"read_ns":{:.1}}}"#,
+                row.bytes_per_session, row.read_ns
+            ));
+        }
     }
     if let Some(count) = redis_count {
         let row = runtime.block_on(redis_growth(count, reads));
         println!(
-            "| Redis (`used_memory` growth) | {} | {} B | {:.0} ns (wall, with the round trip) |",
+            "| Redis (`used_memory` growth) | logged in | {} | {} B | {:.0} ns (wall, with the round trip) |",
             thousands(count),
             row.used_memory_per_session,
             row.read_ns
@@ -133,13 +136,15 @@ fn keyring() -> Keyring {
 
 /// Creates `count` logged-in typical sessions; keeps the cookies of `SAMPLE` of them, spread
 /// over the whole fill.
-async fn fill(manager: &SessionManager, count: usize) -> Vec<String> {
+async fn fill(manager: &SessionManager, count: usize, logged_in: bool) -> Vec<String> {
     let every = (count / SAMPLE).max(1);
     let mut sample = Vec::with_capacity(SAMPLE.min(count));
     for i in 0..count {
         let mut handle = manager.load::<Typical>([]).await.expect("load");
         *handle.data_mut() = Typical::sample();
-        handle.set_user_key(format!("user-{i}")).expect("user key");
+        if logged_in {
+            handle.set_user_key(format!("user-{i}")).expect("user key");
+        }
         let cookie = manager
             .save(&mut handle)
             .await
@@ -198,11 +203,19 @@ fn resident() -> usize {
     pages * 4096
 }
 
-async fn memory_growth(count: usize, reads: usize) -> MemoryRow {
+async fn memory_growth(count: usize, reads: usize, logged_in: bool) -> MemoryRow {
     let store = Arc::new(MemoryStore::new(2 * count as u64));
     let manager = manager(SessionConfig::new(keyring()).store(store));
+    // The verified-token cache fills up to its bound on the first reads: not per session.
+    let warm = fill(&manager, SAMPLE.min(count), logged_in).await;
+    for cookie in &warm {
+        let _ = manager
+            .load::<Typical>([cookie.as_str()])
+            .await
+            .expect("load");
+    }
     let before = resident();
-    let sample = fill(&manager, count).await;
+    let sample = fill(&manager, count, logged_in).await;
     let bytes_per_session = resident().saturating_sub(before) / count;
     let read_ns = time_reads(&manager, &sample, reads).await;
     MemoryRow {
@@ -275,7 +288,7 @@ async fn redis_growth(count: usize, reads: usize) -> RedisRow {
         .expect("connect");
     let manager = manager(SessionConfig::new(keyring()).store(Arc::new(store)));
     let before = used_memory(&mut direct);
-    let sample = fill(&manager, count).await;
+    let sample = fill(&manager, count, true).await;
     let used_memory_per_session = (used_memory(&mut direct) - before) / count as i64;
     let (_, records): (String, Vec<String>) = query(
         &mut direct,

@@ -112,9 +112,8 @@ impl<'a> RequestFacts<'a> {
             return false;
         }
         if self.forwarded.is_some_and(|f| {
-            f.to_ascii_lowercase()
-                .windows(b"proto=https".len())
-                .any(|w| w == b"proto=https")
+            f.windows(b"proto=https".len())
+                .any(|w| w.eq_ignore_ascii_case(b"proto=https"))
         }) {
             return false;
         }
@@ -126,8 +125,11 @@ impl<'a> RequestFacts<'a> {
             None => host.rsplit_once(':').map_or(host, |(name, _)| name),
         };
         // Browsers treat http://localhost and loopback addresses as secure contexts.
+        let subdomain_of_localhost = name.len() > ".localhost".len()
+            && name.as_bytes()[name.len() - ".localhost".len()..]
+                .eq_ignore_ascii_case(b".localhost");
         !(name.eq_ignore_ascii_case("localhost")
-            || name.to_ascii_lowercase().ends_with(".localhost")
+            || subdomain_of_localhost
             || name.starts_with("127.")
             || name == "::1")
     }

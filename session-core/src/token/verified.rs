@@ -18,7 +18,7 @@
 use std::sync::{Mutex, PoisonError};
 
 use subtle::ConstantTimeEq as _;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 /// Slots in the cache (a power of two). At about 300 bytes a token, at most ~1.2 MB.
 const SLOTS: usize = 4096;
@@ -26,7 +26,7 @@ const SLOTS: usize = 4096;
 const MIN_VALUE: usize = 16;
 
 struct Entry {
-    value: Box<[u8]>,
+    value: Vec<u8>,
     /// The decoded token, decrypted in place when it was encrypted: what `open` works on.
     plain: Zeroizing<Vec<u8>>,
     key_index: usize,
@@ -115,18 +115,32 @@ impl VerifiedCache {
         })
     }
 
-    /// Keeps a token that verified, replacing whatever held its slot.
+    /// Keeps a token that verified, replacing whatever held its slot (in that slot's buffers,
+    /// wiped first, so a miss costs no allocation once the slot has been used).
     pub(super) fn put(&self, value: &[u8], plain: &[u8], key_index: usize, header_start: usize) {
         let Some(slot) = self.slot(value) else {
             return;
         };
-        let entry = Entry {
-            value: value.into(),
-            plain: Zeroizing::new(plain.to_vec()),
-            key_index,
-            header_start,
-        };
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(entry);
+        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        match guard.as_mut() {
+            Some(entry) => {
+                entry.value.clear();
+                entry.value.extend_from_slice(value);
+                // Zeroes the old bytes and the spare capacity, keeps the allocation.
+                entry.plain.zeroize();
+                entry.plain.extend_from_slice(plain);
+                entry.key_index = key_index;
+                entry.header_start = header_start;
+            }
+            None => {
+                *guard = Some(Entry {
+                    value: value.to_vec(),
+                    plain: Zeroizing::new(plain.to_vec()),
+                    key_index,
+                    header_start,
+                });
+            }
+        }
     }
 }
 

@@ -100,12 +100,28 @@ fn secure_cookies_over_plain_http_from_remote_hosts_are_diagnosed() {
         "127.0.0.1:3000",
         "[::1]:3000",
         "app.localhost",
+        "App.LocalHost:8080",
     ] {
         assert!(
             !facts(Some(host), None, None).is_plain_http_from_remote_host(),
             "{host}"
         );
     }
+    for host in ["notlocalhost", "localhost.example.com", ".localhost.evil"] {
+        assert!(
+            facts(Some(host), None, None).is_plain_http_from_remote_host(),
+            "{host}"
+        );
+    }
+    assert!(
+        !facts(
+            Some("shop.example.com"),
+            None,
+            Some("For=1.2.3.4;Proto=HTTPS")
+        )
+        .is_plain_http_from_remote_host(),
+        "Forwarded is read without regard to case"
+    );
     assert!(!facts(Some("shop.example.com"), Some("https"), None).is_plain_http_from_remote_host());
     assert!(
         !facts(
