@@ -32,6 +32,7 @@ fn main() {
     let mut redis_count = Some(100_000usize);
     let mut reads = 200_000usize;
     let mut json_path = None;
+    let mut one_row = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || {
@@ -46,6 +47,8 @@ fn main() {
             }
             "--reads" => reads = counts(&value())[0],
             "--json" => json_path = Some(value()),
+            // Internal: one MemoryStore row in this (fresh) process, as `COUNT:logged-in|anonymous`.
+            "--one-memory-row" => one_row = Some(value()),
             _ => usage(&format!("unknown argument {arg}")),
         }
     }
@@ -54,13 +57,22 @@ fn main() {
         .build()
         .expect("runtime");
 
+    if let Some(row) = one_row {
+        let (count, kind) = row.split_once(':').unwrap_or_else(|| usage("bad row"));
+        let row = runtime.block_on(memory_growth(counts(count)[0], reads, kind == "logged-in"));
+        println!("{} {}", row.bytes_per_session, row.read_ns);
+        return;
+    }
+
     let mut results = Vec::new();
     println!("| store | sessions | live sessions | memory per session | read (load) |");
     println!("|---|---|---|---|---|");
     for logged_in in [true, false] {
         let kind = if logged_in { "logged in" } else { "anonymous" };
         for &count in &memory_counts {
-            let row = runtime.block_on(memory_growth(count, reads, logged_in));
+            // Each row in a process of its own: memory freed by an earlier row stays with the
+            // allocator and would be reused without growing the resident size.
+            let row = memory_row_in_own_process(count, reads, logged_in);
             println!(
                 "| MemoryStore | {kind} | {} | {} B | {:.0} ns |",
                 thousands(count),
@@ -185,6 +197,27 @@ async fn time_reads(manager: &SessionManager, sample: &[String], reads: usize) -
         debug_assert!(!handle.is_new());
     }
     started.elapsed().as_nanos() as f64 / reads as f64
+}
+
+fn memory_row_in_own_process(count: usize, reads: usize, logged_in: bool) -> MemoryRow {
+    let kind = if logged_in { "logged-in" } else { "anonymous" };
+    let output = Command::new(std::env::current_exe().expect("this binary"))
+        .args(["--reads", &reads.to_string()])
+        .args(["--one-memory-row", &format!("{count}:{kind}")])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run a row");
+    assert!(output.status.success(), "the {count} {kind} row failed");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut words = text.split_whitespace();
+    let mut next = || words.next().and_then(|w| w.parse::<f64>().ok());
+    match (next(), next()) {
+        (Some(bytes), Some(read_ns)) => MemoryRow {
+            bytes_per_session: bytes as usize,
+            read_ns,
+        },
+        _ => panic!("unexpected row output: {text}"),
+    }
 }
 
 struct MemoryRow {

@@ -74,10 +74,8 @@ struct UserIndex {
 
 #[derive(Debug, Default)]
 struct IndexState {
-    /// Each member's deadline.
-    deadlines: HashMap<RecordKey, OffsetDateTime>,
-    /// The same entries ordered by deadline: the oldest first, the latest last.
-    by_deadline: BTreeSet<(OffsetDateTime, RecordKey)>,
+    /// The user's sessions and their deadlines.
+    members: Members,
     generation: u64,
     /// When the index expires: its latest live deadline; with a generation, never earlier
     /// than before.
@@ -94,32 +92,144 @@ impl UserIndex {
     }
 }
 
-impl IndexState {
-    /// Drops the entries whose deadline has passed: O(log n) each, and each entry leaves once.
-    fn prune(&mut self, now: OffsetDateTime) {
-        while let Some(&(deadline, key)) = self.by_deadline.first() {
-            if deadline > now {
-                break;
-            }
-            self.by_deadline.pop_first();
-            self.deadlines.remove(&key);
+/// Up to this many sessions, a user's index is one small sorted vector; past it, a hash map
+/// plus a tree ordered by deadline. Most users have one or two sessions: the vector costs a
+/// tenth of the memory of the map and the tree together (a tree node alone holds room for
+/// eleven entries), and at this size a linear scan is as fast as either.
+const SMALL_INDEX: usize = 16;
+
+/// A user's sessions with their deadlines, ordered by deadline: O(n) for n up to
+/// [`SMALL_INDEX`], O(log n) beyond.
+#[derive(Debug)]
+enum Members {
+    /// Sorted by (deadline, key): the oldest first, the latest last.
+    Small(Vec<(OffsetDateTime, RecordKey)>),
+    Large {
+        /// Each member's deadline.
+        deadlines: HashMap<RecordKey, OffsetDateTime>,
+        /// The same entries ordered by deadline: the oldest first, the latest last.
+        by_deadline: BTreeSet<(OffsetDateTime, RecordKey)>,
+    },
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Self::Small(Vec::new())
+    }
+}
+
+impl Members {
+    fn len(&self) -> usize {
+        match self {
+            Self::Small(entries) => entries.len(),
+            Self::Large { deadlines, .. } => deadlines.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn deadline(&self, key: &RecordKey) -> Option<OffsetDateTime> {
+        match self {
+            Self::Small(entries) => entries.iter().find(|(_, k)| k == key).map(|(d, _)| *d),
+            Self::Large { deadlines, .. } => deadlines.get(key).copied(),
+        }
+    }
+
+    /// The entry with the earliest deadline.
+    fn oldest(&self) -> Option<(OffsetDateTime, RecordKey)> {
+        match self {
+            Self::Small(entries) => entries.first().copied(),
+            Self::Large { by_deadline, .. } => by_deadline.first().copied(),
+        }
+    }
+
+    /// The latest deadline.
+    fn latest(&self) -> Option<OffsetDateTime> {
+        match self {
+            Self::Small(entries) => entries.last().map(|(d, _)| *d),
+            Self::Large { by_deadline, .. } => by_deadline.last().map(|(d, _)| *d),
         }
     }
 
     fn remove(&mut self, key: &RecordKey) -> bool {
-        match self.deadlines.remove(key) {
-            Some(deadline) => {
-                self.by_deadline.remove(&(deadline, *key));
-                true
-            }
-            None => false,
+        match self {
+            Self::Small(entries) => match entries.iter().position(|(_, k)| k == key) {
+                Some(at) => {
+                    entries.remove(at);
+                    true
+                }
+                None => false,
+            },
+            Self::Large {
+                deadlines,
+                by_deadline,
+            } => match deadlines.remove(key) {
+                Some(deadline) => {
+                    by_deadline.remove(&(deadline, *key));
+                    true
+                }
+                None => false,
+            },
         }
+    }
+
+    /// Adds a key that is not a member.
+    fn insert(&mut self, key: RecordKey, deadline: OffsetDateTime) {
+        if let Self::Small(entries) = self {
+            if entries.len() < SMALL_INDEX {
+                // Room for one more at a time: most users have one or two sessions.
+                entries.reserve_exact(1);
+                let at = entries.partition_point(|entry| *entry < (deadline, key));
+                entries.insert(at, (deadline, key));
+                return;
+            }
+            let by_deadline: BTreeSet<_> = entries.drain(..).collect();
+            let deadlines = by_deadline.iter().map(|&(d, k)| (k, d)).collect();
+            *self = Self::Large {
+                deadlines,
+                by_deadline,
+            };
+        }
+        if let Self::Large {
+            deadlines,
+            by_deadline,
+        } = self
+        {
+            deadlines.insert(key, deadline);
+            by_deadline.insert((deadline, key));
+        }
+    }
+
+    /// The members in deadline order.
+    fn iter(&self) -> Box<dyn Iterator<Item = &(OffsetDateTime, RecordKey)> + '_> {
+        match self {
+            Self::Small(entries) => Box::new(entries.iter()),
+            Self::Large { by_deadline, .. } => Box::new(by_deadline.iter()),
+        }
+    }
+}
+
+impl IndexState {
+    /// Drops the entries whose deadline has passed; each entry leaves once.
+    fn prune(&mut self, now: OffsetDateTime) {
+        while let Some((deadline, key)) = self.members.oldest() {
+            if deadline > now {
+                break;
+            }
+            self.members.remove(&key);
+        }
+    }
+
+    fn remove(&mut self, key: &RecordKey) -> bool {
+        self.members.remove(key)
     }
 
     /// Sets the expiry after a change: the latest live deadline, and with a generation never
     /// earlier than it was.
     fn settle(&mut self) {
-        let latest = self.by_deadline.last().map(|(deadline, _)| *deadline);
+        let latest = self.members.latest();
         self.expires_at = if self.generation == 0 {
             latest
         } else {
@@ -129,7 +239,7 @@ impl IndexState {
 
     /// Nothing left worth keeping: no entry and no generation.
     fn is_empty(&self) -> bool {
-        self.deadlines.is_empty() && self.generation == 0
+        self.members.is_empty() && self.generation == 0
     }
 }
 
@@ -180,8 +290,9 @@ impl Expiry<String, Arc<UserIndex>> for AtDeadline {
 /// `session-store-redis` crate, say) for that. Built on the `moka` concurrent cache; each
 /// write to a record is atomic.
 ///
-/// The per-user index keeps each user's entries in a hash map and a tree ordered by deadline:
-/// adding and removing cost O(log n) in the user's live sessions, which are at most
+/// The per-user index keeps a user's first sixteen entries in one sorted vector and more in a
+/// hash map and a tree ordered by deadline: adding and removing cost O(log n) in the user's
+/// live sessions past that (O(n) with n at most sixteen before), which are at most
 /// [`DEFAULT_MAX_SESSIONS_PER_USER`] unless
 /// [`with_max_sessions_per_user`](Self::with_max_sessions_per_user) says otherwise.
 #[derive(Clone)]
@@ -384,22 +495,21 @@ impl SessionStore for MemoryStore {
         let max = self.max_per_user;
         let over = self.with_index(user, |state| {
             state.prune(OffsetDateTime::now_utc());
-            let deadline = match state.deadlines.get(key) {
-                Some(&old) if old >= expires_at => old,
+            let deadline = match state.members.deadline(key) {
+                Some(old) if old >= expires_at => old,
                 _ => expires_at,
             };
             state.remove(key);
             // The oldest beyond the cap, never the one being added.
             let mut over = Vec::new();
-            while state.deadlines.len() >= max {
-                let Some((_, oldest)) = state.by_deadline.pop_first() else {
+            while state.members.len() >= max {
+                let Some((_, oldest)) = state.members.oldest() else {
                     break;
                 };
-                state.deadlines.remove(&oldest);
+                state.members.remove(&oldest);
                 over.push(oldest);
             }
-            state.deadlines.insert(*key, deadline);
-            state.by_deadline.insert((deadline, *key));
+            state.members.insert(*key, deadline);
             over
         });
         // Ended, not just forgotten. (Here the index lets go first: both happen in this
@@ -428,7 +538,7 @@ impl SessionStore for MemoryStore {
             .map(|index| {
                 let state = index.lock();
                 state
-                    .by_deadline
+                    .members
                     .iter()
                     .filter(|(deadline, _)| *deadline > now)
                     .map(|(_, key)| *key)
@@ -477,8 +587,72 @@ mod tests {
     fn entries(store: &MemoryStore, user: &str) -> (usize, usize) {
         store.users.get(user).map_or((0, 0), |index| {
             let state = index.lock();
-            (state.deadlines.len(), state.by_deadline.len())
+            match &state.members {
+                Members::Small(entries) => (entries.len(), entries.len()),
+                Members::Large {
+                    deadlines,
+                    by_deadline,
+                } => (deadlines.len(), by_deadline.len()),
+            }
         })
+    }
+
+    #[test]
+    fn the_user_index_keeps_its_order_and_cap_past_the_small_size() {
+        let store = MemoryStore::new(1000).with_max_sessions_per_user(30);
+        let run = pollster::block_on::<StoreFuture<'_, ()>>;
+        let now = OffsetDateTime::now_utc();
+        let keys: Vec<RecordKey> = (0..40)
+            .map(|_| SessionId::random().expect("rng").record_key())
+            .collect();
+        // Deadlines out of order: key i expires (i * 7 mod 40) + 1 minutes from now.
+        let deadline = |i: usize| now + time::Duration::minutes(((i * 7) % 40) as i64 + 1);
+        for (i, key) in keys.iter().enumerate().take(25) {
+            assert!(pollster::block_on(store.save(key, write(deadline(i)))).expect("save"));
+            run(store.index_add("bob", key, deadline(i))).expect("add");
+        }
+        assert_eq!(
+            entries(&store, "bob"),
+            (25, 25),
+            "grew past the small vector"
+        );
+        let members = pollster::block_on(store.index_members("bob")).expect("members");
+        let mut expected: Vec<usize> = (0..25).collect();
+        expected.sort_by_key(|&i| deadline(i));
+        assert_eq!(
+            members,
+            expected.iter().map(|&i| keys[i]).collect::<Vec<_>>()
+        );
+
+        // Past the cap, the earliest deadlines go (and their records end).
+        for (i, key) in keys.iter().enumerate().skip(25) {
+            assert!(pollster::block_on(store.save(key, write(deadline(i)))).expect("save"));
+            run(store.index_add("bob", key, deadline(i))).expect("add");
+        }
+        assert_eq!(entries(&store, "bob"), (30, 30));
+        let mut all: Vec<usize> = (0..40).collect();
+        all.sort_by_key(|&i| deadline(i));
+        let members = pollster::block_on(store.index_members("bob")).expect("members");
+        // Each add ends the earliest deadline among the members at that moment (never the key
+        // being added), so the members are the 30 latest of those kept.
+        assert_eq!(members.len(), 30);
+        assert!(members.windows(2).all(|w| {
+            let at = |k: &RecordKey| keys.iter().position(|x| x == k).map(deadline);
+            at(&w[0]) <= at(&w[1])
+        }));
+        let ended = keys
+            .iter()
+            .filter(|k| pollster::block_on(store.load(k)).expect("load").is_none())
+            .count();
+        assert_eq!(ended, 10, "every member past the cap ended its session");
+
+        // Removing brings it down again, in order.
+        for key in &members[..20] {
+            run(store.index_remove("bob", key)).expect("remove");
+        }
+        assert_eq!(entries(&store, "bob"), (10, 10));
+        let rest = pollster::block_on(store.index_members("bob")).expect("members");
+        assert_eq!(rest, members[20..].to_vec());
     }
 
     #[test]
