@@ -547,6 +547,17 @@ def instructions(args):
     return rows
 
 
+def render_load(rows):
+    first = rows[0]
+    out = [f"load test (wrk -t1 -c{first['connections']} for {first['seconds']}s per route, every request on one session):", ""]
+    out.append("| framework | variant | route | requests | requests/s | p99 latency | errors |")
+    out.append("|---|---|---|---|---|---|---|")
+    for row in rows:
+        name = f"**{row['label']}**" if row["variant"].startswith("ours") else row["label"]
+        out.append(f"| {row['framework']} | {name} | {row['route']} | {row['requests']:,} | {row['rps']:,} | {row['p99_ms']:.2f} ms | {row['errors']} |")
+    return out + [""]
+
+
 def render_instructions(rows):
     what = "store mode, " if rows[0]["run"] == "instructions-stores" else ""
     out = [f"instructions per request ({what}callgrind, {rows[0]['requests']} sequential requests on one connection per cell, after 50 of warm-up; the baseline gets a 140-byte dummy cookie):", ""]
@@ -630,7 +641,7 @@ def comparisons(groups):
 
 def render(rows):
     out = []
-    renderers = {"cookie": render_cookie, "stores": render_stores, "instructions": render_instructions, "instructions-stores": render_instructions}
+    renderers = {"cookie": render_cookie, "stores": render_stores, "instructions": render_instructions, "instructions-stores": render_instructions, "load": render_load}
     for run, renderer in renderers.items():
         part = [r for r in rows if r["run"] == run]
         if part:

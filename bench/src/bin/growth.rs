@@ -15,7 +15,7 @@
 //! One thread, one current-thread runtime. Timings here are wall time of a CPU-bound loop on an
 //! otherwise quiet machine; run it alone.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use bench::Typical;
 use session_core::store::MemoryStore;
 use session_core::{Key, Keyring, SessionConfig, SessionManager};
 use session_store_redis::{RedisStore, redis};
+use session_testing::servers::{self, Kind};
 
 /// Sessions whose cookies are kept for the read measurement.
 const SAMPLE: usize = 1024;
@@ -264,36 +265,6 @@ struct RedisRow {
     read_ns: f64,
 }
 
-/// A `redis-server` on a free loopback port, killed when dropped.
-struct RedisServer(Child, u16);
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> RedisServer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install -y redis-server)");
-    let server = RedisServer(child, port);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server
-}
-
 fn query<T: redis::FromRedisValue>(connection: &mut redis::Connection, args: &[&str]) -> T {
     let mut command = redis::cmd(args[0]);
     for arg in &args[1..] {
@@ -311,8 +282,9 @@ fn used_memory(connection: &mut redis::Connection) -> i64 {
 }
 
 async fn redis_growth(count: usize, reads: usize) -> RedisRow {
-    let server = start_redis();
-    let url = format!("redis://127.0.0.1:{}", server.1);
+    let server = servers::start(Kind::Redis)
+        .unwrap_or_else(|| panic!("redis-server is required: apt-get install -y redis-server"));
+    let url = server.url();
     let mut direct = redis::Client::open(url.as_str())
         .and_then(|client| client.get_connection())
         .expect("connect");
