@@ -141,14 +141,18 @@ class Server:
         self.proc.wait()
 
 
-def start(binary, variant, env=None):
+def start(binary, variant, env=None, wrapper=None, patience=10):
+    """Starts a bench server (pinned to core 0, or under `wrapper`, e.g. valgrind) and opens a
+    session with GET /init; waits up to `patience` seconds for it to answer."""
     port = free_port()
     exe = os.path.join(target_dir(), "release", binary)
-    proc = subprocess.Popen(["taskset", "-c", "0", exe, variant, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    command = (wrapper or ["taskset", "-c", "0"]) + [exe, variant, str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
         try:
-            with OPENER.open(f"{url}/init", timeout=1) as response:
+            with OPENER.open(f"{url}/init", timeout=5) as response:
                 cookies = response.headers.get_all("Set-Cookie") or []
                 cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
                 return Server(variant, proc, url, cookie)
@@ -157,7 +161,7 @@ def start(binary, variant, env=None):
                 break
             time.sleep(0.05)
     proc.kill()
-    raise SystemExit(f"{binary} {variant} did not start")
+    raise SystemExit(f"{' '.join(command[:1])} {binary} {variant} did not start")
 
 
 def dummy_cookie(length):
@@ -307,19 +311,23 @@ def run_framework(framework, binary, variants, args, rng, run, store=None, env=N
     return rows
 
 
-def start_redis():
+def start_redis(wrapper=None, patience=10):
+    """A redis-server on a free loopback port, no persistence: pinned to core 1 (with wrk), or
+    under `wrapper`, e.g. valgrind."""
     if not shutil.which("redis-server"):
         raise SystemExit("redis-server is required: apt-get install -y redis-server")
     port = free_port()
-    proc = subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
+    command = (wrapper or ["taskset", "-c", "1"]) + ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
             return proc, f"redis://127.0.0.1:{port}"
         except OSError:
             time.sleep(0.05)
     proc.kill()
-    raise SystemExit("redis-server did not start")
+    raise SystemExit(f"{command[0]} redis-server did not start")
 
 
 def cookie_mode(args, rng):
@@ -399,23 +407,9 @@ def load(args):
 
 
 def start_callgrind(binary, variant, out_dir, env=None):
-    port = free_port()
-    exe = os.path.join(target_dir(), "release", binary)
     out = os.path.join(out_dir, f"callgrind.{binary}.{variant}.%p")
-    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}", exe, variant, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
-        try:
-            with OPENER.open(f"{url}/init", timeout=5) as response:
-                cookies = response.headers.get_all("Set-Cookie") or []
-                cookie = "; ".join(c.split(";", 1)[0] for c in cookies)
-                return Server(variant, proc, url, cookie)
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{binary} {variant} did not start under valgrind")
+    valgrind = ["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}"]
+    return start(binary, variant, env, wrapper=valgrind, patience=120)
 
 
 def requests_on_one_connection(url, route, cookie, count):
@@ -472,19 +466,8 @@ def callgrind_total(pid, out_dir, before):
 
 def start_redis_callgrind(out_dir):
     """A redis-server under callgrind (no persistence), for the store's instructions."""
-    if not shutil.which("redis-server"):
-        raise SystemExit("redis-server is required: apt-get install -y redis-server")
-    port = free_port()
     out = os.path.join(out_dir, "callgrind.redis-server.%p")
-    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}", "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc, f"redis://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("redis-server did not start under valgrind")
+    return start_redis(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}"], patience=60)
 
 
 def instructions(args):
@@ -711,6 +694,14 @@ def target_dir():
     return os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 
+def write_json(path, rows):
+    """The rows as JSON to `path` (nothing without one)."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(rows, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frameworks", help=f"comma-separated (default: all the mode has: {','.join(FRAMEWORKS)}; with --stores {','.join(STORE_FRAMEWORKS)})")
@@ -735,10 +726,7 @@ def main():
     if args.instructions:
         args.frameworks = args.frameworks or ",".join(STORE_FRAMEWORKS if args.stores else FRAMEWORKS)
         rows = instructions(args)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(rows, f, indent=1, ensure_ascii=False)
-                f.write("\n")
+        write_json(args.json, rows)
         print()
         sys.stdout.write(render(rows))
         return
@@ -748,10 +736,7 @@ def main():
     if args.load:
         args.frameworks = args.frameworks or ",".join(LOAD_VARIANTS)
         rows = load(args)
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(rows, f, indent=1, ensure_ascii=False)
-                f.write("\n")
+        write_json(args.json, rows)
         return
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**32)
@@ -763,10 +748,7 @@ def main():
     print(f"seed {args.seed} (repeat the order with --seed {args.seed}); server pinned to core 0, wrk{' and redis-server' if args.stores else ''} to core 1")
     rng = random.Random(args.seed)
     rows = stores(args, rng) if args.stores else cookie_mode(args, rng)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1, ensure_ascii=False)
-            f.write("\n")
+    write_json(args.json, rows)
     print()
     sys.stdout.write(render(rows))
 
