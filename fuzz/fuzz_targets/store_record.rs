@@ -10,6 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use session_core::store::Fields;
 use session_core::{LoadStatus, Rejection};
 use session_fuzz::{AppV1, AppV2, Fixture, Reader, block_on, bytes_of, is_loaded, load_value};
 
@@ -17,13 +18,13 @@ fuzz_target!(|data: &[u8]| {
     let f = Fixture::get();
     let mut r = Reader::new(data);
     let action = r.u8();
-    let mut fields = Vec::new();
+    let mut fields = Fields::new();
     while !r.is_empty() && fields.len() < 16 {
         let name = String::from_utf8_lossy(r.bytes()).into_owned();
         let value = r.bytes().to_vec();
         // A record is a map: a store never answers two fields of one name.
-        if !fields.iter().any(|(n, _)| *n == name) {
-            fields.push((name, value));
+        if fields.get(&name).is_none() {
+            fields.insert(&name, &value);
         }
     }
     f.store.put(Some(fields.clone()));

@@ -117,7 +117,7 @@ pub fn clock() -> ManualClock {
 }
 
 /// A store that serves one record, whatever the key, and applies writes to it like
-/// `MemoryStore` does (set replaces the first field of that name, remove drops every one).
+/// `MemoryStore` does.
 #[derive(Debug, Default)]
 pub struct FuzzStore {
     inner: Mutex<StoreState>,
@@ -147,17 +147,6 @@ impl FuzzStore {
     }
 }
 
-/// Applies `write` to `fields` the way `MemoryStore` does.
-pub fn apply_write(fields: &mut Fields, write: &RecordWrite<'_>) {
-    for (name, bytes) in write.set {
-        match fields.iter_mut().find(|(n, _)| n == name) {
-            Some((_, value)) => *value = bytes.to_vec(),
-            None => fields.push(((*name).to_owned(), bytes.to_vec())),
-        }
-    }
-    fields.retain(|(name, _)| !write.remove.contains(&name.as_str()));
-}
-
 impl SessionStore for FuzzStore {
     fn load<'a>(&'a self, _key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>> {
         Box::pin(async move { Ok(self.lock().record.clone()) })
@@ -167,12 +156,12 @@ impl SessionStore for FuzzStore {
         Box::pin(async move {
             let mut state = self.lock();
             if write.create {
-                state.record = Some(Vec::new());
+                state.record = Some(Fields::new());
             }
             let Some(fields) = state.record.as_mut() else {
                 return Ok(false);
             };
-            apply_write(fields, &write);
+            fields.apply(&write);
             Ok(true)
         })
     }

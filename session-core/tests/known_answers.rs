@@ -252,25 +252,17 @@ impl SessionStore for RecordingStore {
 
     fn save<'a>(&'a self, key: &'a RecordKey, write: RecordWrite<'a>) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let set: Fields = write
-                .set
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), value.to_vec()))
-                .collect();
+            let set: Fields = write.set.iter().copied().collect();
             let remove = write.remove.iter().map(|n| (*n).to_owned()).collect();
             lock(&self.writes).push((*key, write.create, set.clone(), remove, write.expires_at));
             let mut records = lock(&self.records);
             if write.create {
-                records.insert(*key, Vec::new());
+                records.insert(*key, Fields::new());
             }
             let Some(fields) = records.get_mut(key) else {
                 return Ok(false);
             };
-            for (name, value) in set {
-                fields.retain(|(n, _)| *n != name);
-                fields.push((name, value));
-            }
-            fields.retain(|(n, _)| !write.remove.contains(&n.as_str()));
+            fields.apply(&write);
             Ok(true)
         })
     }
@@ -509,7 +501,7 @@ fn this_version_writes_the_same_record() {
         panic!("one write: {writes:?}");
     };
     assert!(*create && remove.is_empty());
-    let written: Vec<(&str, String)> = set.iter().map(|(n, v)| (n.as_str(), hex(v))).collect();
+    let written: Vec<(&str, String)> = set.iter().map(|(n, v)| (n, hex(v))).collect();
     let written: Vec<(&str, &str)> = written.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_eq!(sorted(&written), sorted(STORE_RECORD));
     assert_eq!(*expires_at, at(STORE_RECORD_EXPIRES));

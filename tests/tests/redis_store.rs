@@ -6,7 +6,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use session_core::store::{RecordKey, RecordWrite, SessionStore};
+use session_core::store::{Fields, RecordKey, RecordWrite, SessionStore};
 use session_store_redis::RedisStore;
 use session_store_redis::redis;
 use time::OffsetDateTime;
@@ -76,10 +76,14 @@ fn write<'a>(
     }
 }
 
-fn sorted(fields: Option<Vec<(String, Vec<u8>)>>) -> Option<Vec<(String, Vec<u8>)>> {
-    fields.map(|mut fields| {
-        fields.sort();
-        fields
+fn sorted(fields: Option<Fields>) -> Option<Vec<(String, Vec<u8>)>> {
+    fields.map(|fields| {
+        let mut pairs: Vec<(String, Vec<u8>)> = fields
+            .iter()
+            .map(|(name, bytes)| (name.to_owned(), bytes.to_vec()))
+            .collect();
+        pairs.sort();
+        pairs
     })
 }
 

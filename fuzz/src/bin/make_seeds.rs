@@ -167,10 +167,11 @@ fn main() {
     block_on(v1_manager.save(&mut handle)).expect("saved");
     let v1_record = v1_store.record().expect("written");
     let mut expired = v2_record.clone();
-    for (name, value) in &mut expired {
-        if name == "@deadline:0" {
-            *value = postcard::to_allocvec(&(NOW - 1)).expect("i64");
-        }
+    if expired.get("@deadline:0").is_some() {
+        expired.insert(
+            "@deadline:0",
+            &postcard::to_allocvec(&(NOW - 1)).expect("i64"),
+        );
     }
     for (name, input) in [
         ("v2", record_input(0, &v2_record)),

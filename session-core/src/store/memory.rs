@@ -24,7 +24,8 @@ struct Record {
 
 #[derive(Debug)]
 struct State {
-    fields: Vec<(String, Vec<u8>)>,
+    /// Shared with the requests that loaded it (a write replaces them).
+    fields: Fields,
     /// When the record stops being readable.
     expires_at: OffsetDateTime,
     /// When the cache evicts it: `expires_at` plus some slack, so most writes need not tell
@@ -50,17 +51,7 @@ impl State {
     }
 
     fn apply(&mut self, write: &RecordWrite<'_>) {
-        for (name, bytes) in write.set {
-            match self.fields.iter_mut().find(|(n, _)| n == name) {
-                Some((_, value)) => {
-                    value.clear();
-                    value.extend_from_slice(bytes);
-                }
-                None => self.fields.push(((*name).to_owned(), bytes.to_vec())),
-            }
-        }
-        self.fields
-            .retain(|(name, _)| !write.remove.contains(&name.as_str()));
+        self.fields.apply(write);
         self.expires_at = write.expires_at;
     }
 }
@@ -445,7 +436,7 @@ impl SessionStore for MemoryStore {
     fn save<'a>(&'a self, key: &'a RecordKey, write: RecordWrite<'a>) -> StoreFuture<'a, bool> {
         let written = if write.create {
             let mut state = State {
-                fields: Vec::with_capacity(write.set.len()),
+                fields: Fields::new(),
                 expires_at: write.expires_at,
                 evict_at: write.expires_at + self.slack,
                 deleted: false,

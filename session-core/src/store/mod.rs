@@ -39,8 +39,11 @@ use std::pin::Pin;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+mod fields;
 #[cfg(feature = "memory-store")]
 mod memory;
+
+pub use self::fields::{Fields, FieldsIter};
 
 #[cfg(feature = "memory-store")]
 pub use self::memory::MemoryStore;
@@ -53,9 +56,6 @@ pub const DEFAULT_MAX_SESSIONS_PER_USER: usize = 100;
 
 /// The future a [`SessionStore`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
-/// The fields of one record, as `(name, bytes)` pairs in no particular order.
-pub type Fields = Vec<(String, Vec<u8>)>;
 
 /// The secret id of one session, carried (signed) in the cookie. 256 bits from the operating
 /// system's random number generator. Its `Debug` output is redacted.
@@ -337,15 +337,15 @@ fn redact_password(address: &str) -> String {
 /// use time::OffsetDateTime;
 ///
 /// #[derive(Debug, Default)]
-/// struct MapStore(Mutex<HashMap<RecordKey, (HashMap<String, Vec<u8>>, OffsetDateTime)>>);
+/// struct MapStore(Mutex<HashMap<RecordKey, (Fields, OffsetDateTime)>>);
 ///
 /// impl SessionStore for MapStore {
 ///     fn load<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>> {
 ///         Box::pin(async move {
 ///             let map = self.0.lock().unwrap();
-///             Ok(map.get(key).filter(|(_, exp)| *exp > OffsetDateTime::now_utc()).map(
-///                 |(fields, _)| fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-///             ))
+///             let live = map.get(key).filter(|(_, exp)| *exp > OffsetDateTime::now_utc());
+///             // A clone shares the stored bytes.
+///             Ok(live.map(|(fields, _)| fields.clone()))
 ///         })
 ///     }
 ///
@@ -354,17 +354,12 @@ fn redact_password(address: &str) -> String {
 ///             let mut map = self.0.lock().unwrap();
 ///             let now = OffsetDateTime::now_utc();
 ///             if write.create {
-///                 map.insert(*key, (HashMap::new(), write.expires_at));
+///                 map.insert(*key, (Fields::new(), write.expires_at));
 ///             }
 ///             let Some((fields, expires_at)) = map.get_mut(key).filter(|(_, e)| *e > now) else {
 ///                 return Ok(false);
 ///             };
-///             for (name, bytes) in write.set {
-///                 fields.insert(name.to_string(), bytes.to_vec());
-///             }
-///             for name in write.remove {
-///                 fields.remove(*name);
-///             }
+///             fields.apply(&write);
 ///             *expires_at = write.expires_at;
 ///             Ok(true)
 ///         })

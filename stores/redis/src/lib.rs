@@ -494,37 +494,42 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisStore<C> {
     }
 }
 
-/// The fields of an `HGETALL` reply (RESP2 array or RESP3 map), moving the bytes out instead
-/// of copying them.
+/// The fields of an `HGETALL` reply (RESP2 array or RESP3 map).
 fn into_fields(reply: Value) -> Result<Fields, StoreError> {
-    fn bytes(value: Value) -> Result<Vec<u8>, StoreError> {
+    fn bytes(value: &Value) -> Result<&[u8], StoreError> {
         match value {
             Value::BulkString(bytes) => Ok(bytes),
-            Value::SimpleString(text) => Ok(text.into_bytes()),
+            Value::SimpleString(text) => Ok(text.as_bytes()),
             other => Err(StoreError::Corrupt(format!(
                 "unexpected HGETALL item {other:?}"
             ))),
         }
     }
-    let pair = |name: Value, value: Value| -> Result<(String, Vec<u8>), StoreError> {
-        let name = String::from_utf8(bytes(name)?)
+    fn add(fields: &mut Fields, name: &Value, value: &Value) -> Result<(), StoreError> {
+        let name = std::str::from_utf8(bytes(name)?)
             .map_err(|_| StoreError::Corrupt("a field name is not UTF-8".to_owned()))?;
-        Ok((name, bytes(value)?))
-    };
+        fields.insert(name, bytes(value)?);
+        Ok(())
+    }
+    let value_bytes = |value: &Value| bytes(value).map_or(0, <[u8]>::len);
     match reply {
         Value::Array(items) => {
-            let mut fields = Vec::with_capacity(items.len() / 2);
-            let mut items = items.into_iter();
-            while let (Some(name), Some(value)) = (items.next(), items.next()) {
-                fields.push(pair(name, value)?);
+            let size = items.iter().skip(1).step_by(2).map(value_bytes).sum();
+            let mut fields = Fields::with_capacity(items.len() / 2, size);
+            for pair in items.chunks_exact(2) {
+                add(&mut fields, &pair[0], &pair[1])?;
             }
             Ok(fields)
         }
-        Value::Map(pairs) => pairs
-            .into_iter()
-            .map(|(name, value)| pair(name, value))
-            .collect(),
-        Value::Nil => Ok(Vec::new()),
+        Value::Map(pairs) => {
+            let size = pairs.iter().map(|(_, value)| value_bytes(value)).sum();
+            let mut fields = Fields::with_capacity(pairs.len(), size);
+            for (name, value) in &pairs {
+                add(&mut fields, name, value)?;
+            }
+            Ok(fields)
+        }
+        Value::Nil => Ok(Fields::new()),
         other => Err(StoreError::Corrupt(format!(
             "unexpected HGETALL reply {other:?}"
         ))),

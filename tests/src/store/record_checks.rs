@@ -38,9 +38,13 @@ fn update<'a>(set: &'a [(&'a str, &'a [u8])], remove: &'a [&'a str]) -> RecordWr
 }
 
 fn sorted(fields: Option<Fields>) -> Option<Vec<(String, Vec<u8>)>> {
-    fields.map(|mut fields| {
-        fields.sort();
-        fields
+    fields.map(|fields| {
+        let mut pairs: Vec<(String, Vec<u8>)> = fields
+            .iter()
+            .map(|(name, bytes)| (name.to_owned(), bytes.to_vec()))
+            .collect();
+        pairs.sort();
+        pairs
     })
 }
 

@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::{Mode, SessionHandle, SessionManager};
 use crate::error::SessionError;
 use crate::schema::{STORE_ID_VERSION, Schema, SessionData};
-use crate::store::{SessionId, SessionStore};
+use crate::store::{Fields, SessionId, SessionStore};
 
 pub(super) mod events;
 mod load;
@@ -72,8 +72,8 @@ struct Stored {
     /// The generation of the user's sessions this session was logged in with (0: none); a
     /// renewal carries it to the new record.
     generation: u64,
-    /// The struct fields' bytes, in declaration order.
-    fields: Vec<Vec<u8>>,
+    /// The record's fields as loaded or last written: what an update compares with.
+    fields: Fields,
     deadlines: Vec<(u8, i64)>,
     /// Written by an older schema version: the next save rewrites the whole record.
     rewrite: bool,

@@ -18,7 +18,7 @@ use super::{Stored, serialize_error};
 use crate::error::SessionError;
 use crate::rejection::Rejection;
 use crate::schema::{FieldDeadlines, SchemaRef, SessionData, decode_payload};
-use crate::store::SessionId;
+use crate::store::{Fields, SessionId};
 
 /// The name of the field that says what a record is.
 pub(super) const META: &str = "@meta";
@@ -61,9 +61,8 @@ pub(super) fn deadline_field(slot: u8) -> String {
 }
 
 /// The start of a record's `@meta`, if it has a readable one.
-pub(super) fn meta_head(fields: &[(String, Vec<u8>)]) -> Option<MetaHead<'_>> {
-    let (_, bytes) = fields.iter().find(|(name, _)| name == META)?;
-    postcard::from_bytes(bytes).ok()
+pub(super) fn meta_head(fields: &Fields) -> Option<MetaHead<'_>> {
+    postcard::from_bytes(fields.get(META)?).ok()
 }
 
 /// The `@meta` field of a record of `T`.
@@ -87,17 +86,13 @@ pub(super) fn meta_bytes<T: SessionData>(
 /// fields dropped. Answers whether any field expired.
 pub(super) fn decode_record<T: SessionData>(
     id: SessionId,
-    mut fields: Vec<(String, Vec<u8>)>,
+    fields: Fields,
     now: i64,
 ) -> Result<(T, Stored, bool), Rejection> {
     // A record without `@meta` is the leftover of a write that raced a logout: not a session.
-    let at = fields
-        .iter()
-        .position(|(name, _)| name == META)
-        .ok_or(Rejection::UnknownSession)?;
-    let meta_bytes = fields.swap_remove(at).1;
+    let meta_bytes = fields.get(META).ok_or(Rejection::UnknownSession)?;
     let head: MetaHead<'_> =
-        postcard::from_bytes(&meta_bytes).map_err(|_| Rejection::Undecodable)?;
+        postcard::from_bytes(meta_bytes).map_err(|_| Rejection::Undecodable)?;
     let ours = T::SCHEMA;
     let current = head.name == ours.name
         && head.version == ours.version
@@ -108,13 +103,17 @@ pub(super) fn decode_record<T: SessionData>(
         field_order::<T>().map_err(|_| Rejection::Undecodable)?
     } else {
         let meta: Meta<'_> =
-            postcard::from_bytes(&meta_bytes).map_err(|_| Rejection::Undecodable)?;
+            postcard::from_bytes(meta_bytes).map_err(|_| Rejection::Undecodable)?;
         meta.fields
     };
     let stale: Vec<String> = if current {
         Vec::new()
     } else {
-        fields.iter().map(|(name, _)| name.clone()).collect()
+        fields
+            .iter()
+            .filter(|(name, _)| *name != META)
+            .map(|(name, _)| name.to_owned())
+            .collect()
     };
     let mut deadlines: Vec<(u8, i64)> = Vec::new();
     let mut generation = 0;
@@ -124,23 +123,15 @@ pub(super) fn decode_record<T: SessionData>(
             let deadline = postcard::from_bytes(bytes).map_err(|_| Rejection::Undecodable)?;
             deadlines.push((slot, deadline));
         } else if name == GENERATION {
-            let bytes: [u8; 8] = bytes
-                .as_slice()
-                .try_into()
-                .map_err(|_| Rejection::Undecodable)?;
+            let bytes: [u8; 8] = bytes.try_into().map_err(|_| Rejection::Undecodable)?;
             generation = u64::from_le_bytes(bytes);
         }
     }
     // The struct fields in order; a missing one makes the record undecodable.
-    let mut ordered = Vec::with_capacity(order.len());
+    let mut payload = Vec::with_capacity(fields.iter().map(|(_, bytes)| bytes.len()).sum());
     for name in &order {
-        let at = fields
-            .iter()
-            .position(|(n, _)| n == name)
-            .ok_or(Rejection::Undecodable)?;
-        ordered.push(fields.swap_remove(at).1);
+        payload.extend_from_slice(fields.get(name).ok_or(Rejection::Undecodable)?);
     }
-    let payload: Vec<u8> = ordered.concat();
     let seen = SchemaRef {
         name: head.name,
         version: head.version,
@@ -151,14 +142,17 @@ pub(super) fn decode_record<T: SessionData>(
         now,
     };
     let (data, effects) = decode_payload::<T>(seen, &payload, &field_deadlines)?;
+    let (issued_at, user) = (head.issued_at, head.user.map(str::to_owned));
     Ok((
         data,
         Stored {
             id,
-            issued_at: head.issued_at,
-            user: head.user.map(str::to_owned),
+            issued_at,
+            user,
             generation,
-            fields: ordered,
+            // The record as loaded (shared with the store's copy, not copied): the baseline
+            // that a later update compares with, field by field.
+            fields,
             // All deadlines as stored, so the next write removes those of dropped fields.
             deadlines,
             stale,
@@ -205,12 +199,12 @@ struct Splitter {
     values: bool,
 }
 
-struct Fields {
+struct SplitFields {
     values: bool,
     fields: Vec<(&'static str, Vec<u8>)>,
 }
 
-impl SerializeStruct for Fields {
+impl SerializeStruct for SplitFields {
     type Ok = Vec<(&'static str, Vec<u8>)>;
     type Error = SplitError;
 
@@ -249,11 +243,11 @@ impl ser::Serializer for Splitter {
     type SerializeTupleStruct = Never;
     type SerializeTupleVariant = Never;
     type SerializeMap = Never;
-    type SerializeStruct = Fields;
+    type SerializeStruct = SplitFields;
     type SerializeStructVariant = Never;
 
-    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Fields, SplitError> {
-        Ok(Fields {
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<SplitFields, SplitError> {
+        Ok(SplitFields {
             values: self.values,
             fields: Vec::with_capacity(len),
         })

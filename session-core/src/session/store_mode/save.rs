@@ -147,7 +147,7 @@ impl SessionManager {
             }
             Some(mut old) => {
                 let result = self
-                    .update::<T>(store, &mut old, handle, fields, &deadlines, reissue, now)
+                    .update::<T>(store, &mut old, handle, &fields, &deadlines, reissue, now)
                     .await;
                 match result {
                     Ok(true) => {

@@ -213,7 +213,7 @@ async fn issued_to(
 ) -> Result<Option<i64>, StoreError> {
     let fields = store.load(key).await?;
     Ok(fields
-        .as_deref()
+        .as_ref()
         .and_then(meta_head)
         .and_then(|meta| (meta.user == Some(user)).then_some(meta.issued_at)))
 }

@@ -96,7 +96,7 @@ impl SessionManager {
             issued_at,
             user,
             generation,
-            fields: fields.iter().map(|(_, bytes)| bytes.clone()).collect(),
+            fields: set.iter().copied().collect(),
             deadlines: deadlines.to_vec(),
             stale: Vec::new(),
             rewrite: false,
@@ -112,7 +112,7 @@ impl SessionManager {
         store: &dyn SessionStore,
         old: &mut Stored,
         handle: &SessionHandle<T>,
-        fields: Vec<(&'static str, Vec<u8>)>,
+        fields: &[(&'static str, Vec<u8>)],
         deadlines: &[(u8, i64)],
         reissue: Option<Reissue>,
         now: i64,
@@ -120,7 +120,7 @@ impl SessionManager {
         let changed: Vec<usize> = fields
             .iter()
             .enumerate()
-            .filter(|(i, (_, bytes))| old.fields.get(*i) != Some(bytes))
+            .filter(|(_, (name, bytes))| old.fields.get(name) != Some(bytes.as_slice()))
             .map(|(i, _)| i)
             .collect();
         let set_deadlines: Vec<(String, Vec<u8>)> = deadlines
@@ -179,14 +179,13 @@ impl SessionManager {
         if !written {
             return Ok(false);
         }
-        // Keep the written bytes as the new baseline (moved, not copied).
-        for (i, (_, bytes)) in fields.into_iter().enumerate() {
-            if changed.contains(&i)
-                && let Some(slot) = old.fields.get_mut(i)
-            {
-                *slot = bytes;
-            }
-        }
+        // What was written is the new baseline.
+        old.fields.apply(&RecordWrite {
+            create: false,
+            set: &set,
+            remove: &remove,
+            expires_at: self.record_expiry(now, absolute),
+        });
         old.deadlines = deadlines.to_vec();
         Ok(true)
     }
