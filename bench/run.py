@@ -491,36 +491,46 @@ def instructions(args):
             binary, variants = table[framework]
             per_request = {}
             store_per_request = {}
-            for variant in ["none"] + variants:
+            lengths = {}
+
+            def count_cells(server, cells):
+                """Counts each (key, route, cookie) cell on one running server."""
+                nonlocal redis_before
+                before = set()
+                for key, route, cookie in cells:
+                    # Warm up (allocator, caches of ours and theirs), then count.
+                    requests_on_one_connection(server.url, route, cookie, 50)
+                    _, before = callgrind_total(server.proc.pid, out_dir, before)
+                    if redis:
+                        _, redis_before = callgrind_total(redis.pid, out_dir, redis_before)
+                    requests_on_one_connection(server.url, route, cookie, count)
+                    (total, sha), before = callgrind_total(server.proc.pid, out_dir, before)
+                    per_request[(key, route)] = (total / count, sha / count)
+                    if redis:
+                        (store_total, _), redis_before = callgrind_total(redis.pid, out_dir, redis_before)
+                        store_per_request[(key, route)] = store_total / count
+                    print(f"  {framework} {key}/{route}: {total / count:,.0f} instructions/request ({sha / count:,.0f} in SHA-256)", file=sys.stderr)
+
+            for variant in variants:
                 server = start_callgrind(binary, variant, out_dir, env)
                 try:
-                    cookie = server.cookie
-                    if variant == "none":
-                        cookie = dummy_cookie(140)
-                    before = set()
-                    for route in ROUTES:
-                        # Warm up (allocator, caches of ours and theirs), then count.
-                        requests_on_one_connection(server.url, route, cookie, 50)
-                        _, before = callgrind_total(server.proc.pid, out_dir, before)
-                        if redis:
-                            _, redis_before = callgrind_total(redis.pid, out_dir, redis_before)
-                        requests_on_one_connection(server.url, route, cookie, count)
-                        (total, sha), before = callgrind_total(server.proc.pid, out_dir, before)
-                        per_request[(variant, route)] = (total / count, sha / count)
-                        if redis:
-                            (store_total, _), redis_before = callgrind_total(redis.pid, out_dir, redis_before)
-                            store_per_request[(variant, route)] = store_total / count
-                        print(f"  {framework} {variant}/{route}: {total / count:,.0f} instructions/request ({sha / count:,.0f} in SHA-256)", file=sys.stderr)
+                    lengths[variant] = len(server.cookie)
+                    count_cells(server, [(variant, route, server.cookie) for route in ROUTES])
                 finally:
                     server.stop()
-            for variant in ["none"] + variants:
+            # The baseline with a dummy cookie of each variant's length, so that receiving
+            # (and the framework parsing) a longer cookie is not counted as session cost.
+            server = start_callgrind(binary, "none", out_dir, env)
+            try:
+                count_cells(server, [(("none", n), route, dummy_cookie(n)) for n in sorted(set(lengths.values())) for route in ROUTES])
+            finally:
+                server.stop()
+            for variant in variants:
                 label, mode, _ = VARIANTS[variant]
                 for route in ROUTES:
                     ir, sha = per_request[(variant, route)]
-                    base_ir, base_sha = per_request[("none", route)]
-                    added = None if variant == "none" else ir - base_ir
-                    added_no_sha = None if variant == "none" else (ir - sha) - (base_ir - base_sha)
-                    row = {"run": "instructions-stores" if args.stores else "instructions", "framework": framework, "mode": mode, "variant": variant, "label": label, "route": route, "instructions": round(ir), "sha256_instructions": round(sha), "added_instructions": None if added is None else round(added), "added_instructions_without_sha256": None if added_no_sha is None else round(added_no_sha), "requests": count}
+                    base_ir, base_sha = per_request[(("none", lengths[variant]), route)]
+                    row = {"run": "instructions-stores" if args.stores else "instructions", "framework": framework, "mode": mode, "variant": variant, "label": label, "route": route, "cookie_bytes": lengths[variant], "instructions": round(ir), "sha256_instructions": round(sha), "baseline_instructions": round(base_ir), "added_instructions": round(ir - base_ir), "added_instructions_without_sha256": round((ir - sha) - (base_ir - base_sha)), "requests": count}
                     if mode == "redis":
                         row["store_instructions"] = round(store_per_request[(variant, route)])
                     rows.append(row)
@@ -543,7 +553,7 @@ def render_load(rows):
 
 def render_instructions(rows):
     what = "store mode, " if rows[0]["run"] == "instructions-stores" else ""
-    out = [f"instructions per request ({what}callgrind, {rows[0]['requests']} sequential requests on one connection per cell, after 50 of warm-up; the baseline gets a 140-byte dummy cookie):", ""]
+    out = [f"instructions per request ({what}callgrind, {rows[0]['requests']} sequential requests on one connection per cell, after 50 of warm-up; added is over the no-session baseline sent a dummy cookie of the variant\'s length):", ""]
     stores = rows[0]["run"] == "instructions-stores"
     columns = ["instructions", "added", "of which SHA-256", "added without SHA-256"] + (["redis-server"] if stores else [])
     out.append("| framework | variant | " + " | ".join(f"{route}: {c}" for route in ROUTES for c in columns) + " |")

@@ -57,17 +57,22 @@ session_core::adapter::middleware! {
     SessionFairing
 }
 
-/// What the request-local cache holds: `None` when the fairing is not attached.
-type Cached<T> = Option<Arc<RequestSession<T>>>;
+/// What the fairing leaves in the request-local cache, for the guard and for `on_response`:
+/// one value per request (each lookup of Rocket's cache costs a type-map access).
+enum Local<T: SessionData> {
+    /// Nothing from the fairing: it is not attached.
+    Missing,
+    /// The request's session.
+    Session(Arc<RequestSession<T>>),
+    /// The request was refused before any handler: the outcome to answer.
+    Refused(SessionOutcome),
+}
 
 /// Where the fairing sends a request it refused before any handler (Rocket's fairings cannot
 /// answer a request themselves): a route of its own, mounted at ignite, ranked ahead of every
 /// application route, so no application handler runs.
 const REFUSED_PATH: &str = "/__session/refused-before-handler";
 const REFUSED_ROUTE: &str = "session: request refused before the handler";
-
-/// The outcome of a request refused before its handler, in the request-local cache.
-struct Refused(Option<SessionOutcome>);
 
 #[rocket::async_trait]
 impl<T: SessionData> Fairing for SessionFairing<T> {
@@ -103,10 +108,10 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
         };
         match started {
             Ok(session) => {
-                request.local_cache(|| -> Cached<T> { Some(session) });
+                request.local_cache(|| Local::Session(session));
             }
             Err(refusal) => {
-                request.local_cache(|| Refused(Some(*refusal)));
+                request.local_cache(|| Local::<T>::Refused(*refusal));
                 request.set_method(Method::Post);
                 request.set_uri(Origin::parse(REFUSED_PATH).expect("a valid path"));
             }
@@ -114,15 +119,14 @@ impl<T: SessionData> Fairing for SessionFairing<T> {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        if let Some(refusal) = &request.local_cache(|| Refused(None)).0 {
-            apply(refusal.clone(), response);
-            return;
+        match request.local_cache(|| Local::<T>::Missing) {
+            Local::Missing => {}
+            Local::Refused(refusal) => apply(refusal.clone(), response),
+            Local::Session(session) => {
+                let status = response.status().code;
+                apply(session.finish(status).await, response);
+            }
         }
-        let Some(session) = request.local_cache(|| -> Cached<T> { None }).clone() else {
-            return;
-        };
-        let status = response.status().code;
-        apply(session.finish(status).await, response);
     }
 }
 
@@ -161,7 +165,12 @@ fn apply(outcome: SessionOutcome, response: &mut Response<'_>) {
         let header = Header::new(name, change.into_value());
         match action {
             HeaderAction::Append => response.adjoin_header(header),
-            HeaderAction::IfAbsent if response.headers().contains(name) => {}
+            // One pass over the response's few headers instead of a SipHash of the name.
+            HeaderAction::IfAbsent
+                if response
+                    .headers()
+                    .iter()
+                    .any(|h| h.name.as_str().eq_ignore_ascii_case(name)) => {}
             _ => drop(response.set_header(header)),
         }
     }
@@ -179,13 +188,13 @@ impl<'r, T: SessionData> FromRequest<'r> for Session<T> {
     type Error = LendError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let Some(session) = request.local_cache(|| -> Cached<T> { None }).clone() else {
+        let Local::Session(session) = request.local_cache(|| Local::<T>::Missing) else {
             let error = RequestSession::<T>::not_installed(
                 "Session<{T}> needs its fairing: add `.attach(SessionFairing::<{T}>::new(config)?)` to the rocket",
             );
             return Outcome::Error((Status::new(error.status()), error));
         };
-        let cookies = request.headers().get("cookie").map(str::as_bytes);
+        let cookies = header(request.headers(), "cookie").map(str::as_bytes);
         match session.lend(cookies).await {
             Ok(lent) => Outcome::Success(Self(lent)),
             Err(error) => Outcome::Error((Status::new(error.status()), error)),
