@@ -113,6 +113,9 @@ pub(crate) struct Opened<'a> {
     pub key_id: &'a str,
     /// Whether that key is the current (signing) key.
     pub signed_by_current_key: bool,
+    /// The SHA-256 of `payload`, when the cache of verified tokens holds one for this token
+    /// (see [`Codec::remember_payload_sha256`]).
+    pub payload_sha256: Option<[u8; 32]>,
 }
 
 /// The header of a token as `session inspect` shows it.
@@ -305,14 +308,14 @@ impl Codec {
             .verified
             .as_ref()
             .and_then(|cache| cache.get(value.as_bytes(), buf));
-        let (key_index, header_start) = match cached {
-            Some(hit) => (hit.key_index, hit.header_start),
+        let (key_index, header_start, payload_sha256) = match cached {
+            Some(hit) => (hit.key_index, hit.header_start, hit.payload_sha256),
             None => {
                 let (key_index, header_start) = self.decode_and_verify(value, buf)?;
                 if let Some(cache) = &self.verified {
                     cache.put(value.as_bytes(), buf, key_index, header_start);
                 }
-                (key_index, header_start)
+                (key_index, header_start, None)
             }
         };
         let signed_len = buf.len() - MAC_LEN;
@@ -341,7 +344,21 @@ impl Codec {
             encrypted,
             key_id,
             signed_by_current_key: key_index == 0,
+            payload_sha256,
         })
+    }
+
+    /// Keeps `digest`, the SHA-256 of the payload of the token `value` (which [`open`]
+    /// verified), beside the token in the cache of verified tokens, so the next
+    /// [`open`](Self::open) of the same value answers it in [`Opened::payload_sha256`]. Store
+    /// mode keeps its record keys this way: a record key is the SHA-256 of the session id
+    /// the token carries, and the id never changes for a given token.
+    ///
+    /// [`open`]: Self::open
+    pub(crate) fn remember_payload_sha256(&self, value: &str, digest: [u8; 32]) {
+        if let Some(cache) = &self.verified {
+            cache.remember_payload_sha256(value.as_bytes(), digest);
+        }
     }
 
     /// Decodes the base64, verifies the MAC, checks the flags and decrypts in place: all the

@@ -31,6 +31,8 @@ struct Entry {
     plain: Zeroizing<Vec<u8>>,
     key_index: usize,
     header_start: usize,
+    /// The SHA-256 of the payload, once a caller computed it (store mode: the record key).
+    payload_sha256: Option<[u8; 32]>,
 }
 
 /// Whether two cookie values are equal, in time that depends on their length only (which is
@@ -60,6 +62,7 @@ fn same_value(cached: &[u8], value: &[u8]) -> bool {
 pub(super) struct Hit {
     pub key_index: usize,
     pub header_start: usize,
+    pub payload_sha256: Option<[u8; 32]>,
 }
 
 pub(super) struct VerifiedCache {
@@ -112,7 +115,21 @@ impl VerifiedCache {
         Some(Hit {
             key_index: entry.key_index,
             header_start: entry.header_start,
+            payload_sha256: entry.payload_sha256,
         })
+    }
+
+    /// Keeps the SHA-256 of the payload of the token `value`, if the token is still cached.
+    pub(super) fn remember_payload_sha256(&self, value: &[u8], digest: [u8; 32]) {
+        let Some(slot) = self.slot(value) else {
+            return;
+        };
+        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = guard.as_mut()
+            && same_value(&entry.value, value)
+        {
+            entry.payload_sha256 = Some(digest);
+        }
     }
 
     /// Keeps a token that verified, replacing whatever held its slot (in that slot's buffers,
@@ -131,6 +148,7 @@ impl VerifiedCache {
                 entry.plain.extend_from_slice(plain);
                 entry.key_index = key_index;
                 entry.header_start = header_start;
+                entry.payload_sha256 = None;
             }
             None => {
                 *guard = Some(Entry {
@@ -138,6 +156,7 @@ impl VerifiedCache {
                     plain: Zeroizing::new(plain.to_vec()),
                     key_index,
                     header_start,
+                    payload_sha256: None,
                 });
             }
         }
@@ -146,7 +165,38 @@ impl VerifiedCache {
 
 #[cfg(test)]
 mod tests {
-    use super::same_value;
+    use super::{VerifiedCache, same_value};
+
+    #[test]
+    fn a_payload_digest_belongs_to_its_token_only() {
+        let cache = VerifiedCache::new();
+        let value = b"a-token-value-long-enough";
+        let mut buf = Vec::new();
+        cache.put(value, b"plain", 1, 2);
+        assert_eq!(
+            cache.get(value, &mut buf).map(|h| h.payload_sha256),
+            Some(None)
+        );
+        cache.remember_payload_sha256(value, [7; 32]);
+        let hit = cache.get(value, &mut buf).expect("cached");
+        assert_eq!(
+            (hit.payload_sha256, hit.key_index, buf.as_slice()),
+            (Some([7; 32]), 1, &b"plain"[..])
+        );
+        // Another value (same length, so possibly the same slot) never gets or sets it.
+        let other = b"a-token-value-long-enougH";
+        cache.remember_payload_sha256(other, [9; 32]);
+        assert_eq!(
+            cache.get(value, &mut buf).and_then(|h| h.payload_sha256),
+            Some([7; 32])
+        );
+        // A token that takes the slot over starts without one.
+        cache.put(value, b"plain", 1, 2);
+        assert_eq!(
+            cache.get(value, &mut buf).and_then(|h| h.payload_sha256),
+            None
+        );
+    }
 
     #[test]
     fn values_are_equal_only_when_every_byte_is() {

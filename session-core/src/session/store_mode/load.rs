@@ -7,7 +7,7 @@ use crate::error::SessionError;
 use crate::rejection::{Rejection, SchemaMismatch};
 use crate::schema::{STORE_ID_VERSION, SessionData, check_name};
 use crate::session::{LoadStatus, Mode, Pending, Reissue, SessionHandle, SessionManager};
-use crate::store::{SessionId, SessionStore};
+use crate::store::{RecordKey, SessionId, SessionStore};
 use crate::token::TokenTimes;
 
 /// At most this many of a request's session cookies are looked up in the store.
@@ -36,17 +36,17 @@ impl SessionManager {
                 }
             }
         }
-        verified.sort_by_key(|(_, times, _, _)| {
+        verified.sort_by_key(|(_, _, times, _, _)| {
             std::cmp::Reverse((times.last_active, times.issued_at))
         });
         // A client could collect its own old tokens and send dozens: a few lookups only.
-        for (id, times, refresh_due, cookie_reissue) in verified.into_iter().take(MAX_LOOKUPS) {
-            let key = id.record_key();
+        for (id, key, times, refresh_due, cookie_reissue) in verified.into_iter().take(MAX_LOOKUPS)
+        {
             let Some(fields) = store.load(&key).await? else {
                 first_rejection.get_or_insert(Rejection::UnknownSession);
                 continue;
             };
-            match decode_record::<T>(id, fields, now) {
+            match decode_record::<T>(id, key, fields, now) {
                 Ok((data, mut stored, fields_expired)) => {
                     stored.cookie_due = cookie_reissue.is_some() || refresh_due;
                     let reissue = if stored.rewrite {
@@ -83,14 +83,15 @@ impl SessionManager {
         })
     }
 
-    /// Opens a store-id token: the id, its times, whether the idle deadline is due for a
-    /// push, and why the cookie itself must be re-issued (key rotation, encryption setting).
+    /// Opens a store-id token: the id and its record key, its times, whether the idle
+    /// deadline is due for a push, and why the cookie itself must be re-issued (key rotation,
+    /// encryption setting).
     fn open_id<T: SessionData>(
         &self,
         value: &str,
         now: i64,
         buf: &mut Vec<u8>,
-    ) -> Result<(SessionId, TokenTimes, bool, Option<Reissue>), Rejection> {
+    ) -> Result<(SessionId, RecordKey, TokenTimes, bool, Option<Reissue>), Rejection> {
         let opened = self.inner.codec.open(value, buf)?;
         check_name::<T>(opened.schema)?;
         if opened.schema.version != STORE_ID_VERSION
@@ -102,6 +103,19 @@ impl SessionManager {
             }));
         }
         let id = SessionId::from_slice(opened.payload).ok_or(Rejection::Undecodable)?;
+        // The record key is the SHA-256 of the id: computed once per token, then kept beside
+        // the verified token (a CPU without SHA instructions spends more on it than on all
+        // the rest of a cached open).
+        let key = match opened.payload_sha256 {
+            Some(digest) => RecordKey::from_bytes(digest),
+            None => {
+                let key = id.record_key();
+                self.inner
+                    .codec
+                    .remember_payload_sha256(value, *key.as_bytes());
+                key
+            }
+        };
         let (refresh_due, deadline) = self.check_times(&opened.times, now)?;
         let mut times = opened.times;
         // A shortened absolute timeout applies to sessions issued before the change.
@@ -113,6 +127,6 @@ impl SessionManager {
         } else {
             None
         };
-        Ok((id, times, refresh_due, reissue))
+        Ok((id, key, times, refresh_due, reissue))
     }
 }

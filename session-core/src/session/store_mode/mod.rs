@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::{Mode, SessionHandle, SessionManager};
 use crate::error::SessionError;
 use crate::schema::{STORE_ID_VERSION, Schema, SessionData};
-use crate::store::{Fields, SessionId, SessionStore};
+use crate::store::{Fields, RecordKey, SessionId, SessionStore};
 
 pub(super) mod events;
 mod load;
@@ -67,6 +67,8 @@ impl StoreState {
 #[derive(Debug)]
 struct Stored {
     id: SessionId,
+    /// The record's key (the SHA-256 of `id`), computed once.
+    key: RecordKey,
     issued_at: i64,
     user: Option<String>,
     /// The generation of the user's sessions this session was logged in with (0: none); a

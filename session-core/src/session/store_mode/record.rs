@@ -18,7 +18,7 @@ use super::{Stored, serialize_error};
 use crate::error::SessionError;
 use crate::rejection::Rejection;
 use crate::schema::{FieldDeadlines, SchemaRef, SessionData, decode_payload};
-use crate::store::{Fields, SessionId};
+use crate::store::{Fields, RecordKey, SessionId};
 
 /// The name of the field that says what a record is.
 pub(super) const META: &str = "@meta";
@@ -86,6 +86,7 @@ pub(super) fn meta_bytes<T: SessionData>(
 /// fields dropped. Answers whether any field expired.
 pub(super) fn decode_record<T: SessionData>(
     id: SessionId,
+    key: RecordKey,
     fields: Fields,
     now: i64,
 ) -> Result<(T, Stored, bool), Rejection> {
@@ -147,6 +148,7 @@ pub(super) fn decode_record<T: SessionData>(
         data,
         Stored {
             id,
+            key,
             issued_at,
             user,
             generation,

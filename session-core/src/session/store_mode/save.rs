@@ -26,7 +26,7 @@ impl SessionManager {
             Pending::ReadOnly => return Ok(None),
             Pending::Logout => {
                 if let Some(stored) = &handle.store_state().record {
-                    let key = stored.id.record_key();
+                    let key = stored.key;
                     store.delete(&key).await?;
                     events::ended(&key, "logout");
                     if let Some(user) = stored.user() {
@@ -85,7 +85,7 @@ impl SessionManager {
                 // renewal racing a logout or "log out everywhere" must not carry the session
                 // over to a new id. (Should writing the new record then fail, the user is
                 // logged out and the request answers 503.)
-                let old_key = old.id.record_key();
+                let old_key = old.key;
                 if !store.delete(&old_key).await? {
                     return Ok(self.ended(handle));
                 }

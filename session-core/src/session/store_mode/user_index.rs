@@ -89,7 +89,7 @@ impl SessionManager {
         if let Some(stored) = state.record.as_deref_mut()
             && stored.user() == Some(user.as_str())
         {
-            let key = stored.id.record_key();
+            let key = stored.key;
             kept = Some(key);
             if let (Some(generation), Some(absolute)) = (generation, absolute) {
                 // The entry first, as for every write that pushes the record's expiry.

@@ -93,6 +93,7 @@ impl SessionManager {
         }
         Ok(Some(Stored {
             id: id.clone(),
+            key,
             issued_at,
             user,
             generation,
@@ -155,7 +156,7 @@ impl SessionManager {
             .times
             .as_ref()
             .map_or(now, |times| times.absolute_deadline);
-        let key = old.id.record_key();
+        let key = old.key;
         if old.cookie_due
             && let Some(user) = old.user()
         {
