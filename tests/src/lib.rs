@@ -31,6 +31,7 @@
 //! |---|---|---|
 //! | `redis` | yes | adapter checks with sessions in `redis-server` and a Redis Cluster (`session-store-redis`) |
 //! | `memcached` | yes | adapter checks with sessions in `memcached` (`session-store-memcached`) |
+//! | `sql` | yes | this crate's own tests of `session-store-sql` (PostgreSQL and SQLite) |
 
 #![deny(missing_docs)]
 

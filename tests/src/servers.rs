@@ -1,10 +1,11 @@
-//! Real `redis-server` and `memcached` processes (and a three-node Redis Cluster), each on free
-//! loopback ports, stopped when dropped.
+//! Real `redis-server`, `memcached` and PostgreSQL processes (and a three-node Redis Cluster),
+//! each on free loopback ports, stopped when dropped.
 //!
-//! When a binary is missing, [`start`] and [`start_cluster`] answer `None` and say why; the
-//! suites count those checks as skipped and say so at the end. Under CI ([`in_ci`]) a missing
-//! binary fails the run instead.
+//! When a binary is missing, [`start`], [`start_cluster`] and [`start_postgres`] answer `None`
+//! and say why; the suites count those checks as skipped and say so at the end. Under CI
+//! ([`in_ci`]) a missing binary fails the run instead.
 
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -393,4 +394,282 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("runtime")
     })
+}
+
+/// A PostgreSQL server of its own: a cluster made by `initdb` in a temporary directory, and
+/// `postgres` on a free loopback port with its Unix socket in that directory, durability off
+/// (`fsync` and `full_page_writes`: a commit reaches the kernel, which outlives a killed
+/// server, never the disk) since nothing outlives the test.
+/// Trust authentication for the user `postgres`. When the tests run as root (PostgreSQL
+/// refuses to), both run as the user `nobody`, who then owns the directory. Stopped, and the
+/// directory removed, when dropped.
+#[derive(Debug)]
+pub struct Postgres {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    /// The uid and gid the server runs as, when not this process's.
+    run_as: Option<(u32, u32)>,
+    child: Option<Child>,
+    /// The loopback port it listens on.
+    pub port: u16,
+}
+
+/// The directory with PostgreSQL's server binaries (`initdb` and `postgres`): on `PATH`, else
+/// the newest of Debian's `/usr/lib/postgresql/<version>/bin` (the `postgresql` package puts
+/// them there, off `PATH`).
+pub fn postgres_bin_dir() -> Option<PathBuf> {
+    let has_both = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if let Some(dir) = on_path.into_iter().find(|dir| has_both(dir)) {
+        return Some(dir);
+    }
+    let mut debian: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            has_both(&bin).then_some((version, bin))
+        })
+        .collect();
+    debian.sort();
+    debian.pop().map(|(_, bin)| bin)
+}
+
+/// Why a PostgreSQL server cannot run here, with what to install; `None` when it can.
+pub fn postgres_missing() -> Option<String> {
+    postgres_bin_dir().is_none().then(|| {
+        "PostgreSQL is not installed (initdb and postgres are neither on PATH nor in \
+         /usr/lib/postgresql/*/bin; apt-get install postgresql)"
+            .to_owned()
+    })
+}
+
+/// The uid and gid of `nobody`, from `/etc/passwd` (65534 when it does not say).
+fn nobody() -> (u32, u32) {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .find_map(|line| {
+            let mut parts = line.split(':');
+            (parts.next() == Some("nobody")).then_some(())?;
+            let uid = parts.nth(1)?.parse().ok()?;
+            let gid = parts.next()?.parse().ok()?;
+            Some((uid, gid))
+        })
+        .unwrap_or((65534, 65534))
+}
+
+/// Starts a PostgreSQL server of its own, or answers `None` (after saying why on stderr) when
+/// PostgreSQL is not installed and this is not CI.
+///
+/// # Panics
+/// Under CI when PostgreSQL is missing; when `initdb` fails, or the server does not start on
+/// any of five free ports (the messages carry the server's log).
+pub fn start_postgres() -> Option<Postgres> {
+    if let Some(message) = postgres_missing() {
+        assert!(!in_ci(), "CI: {message}");
+        skipping(&format!("{message}; the tests that need it are skipped"));
+        return None;
+    }
+    let bin = postgres_bin_dir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("session-testing-postgres-")
+        .tempdir()
+        .expect("a temporary directory");
+    let run_as = rustix::process::geteuid().is_root().then(nobody);
+    if let Some((uid, gid)) = run_as {
+        rustix::fs::chown(
+            dir.path(),
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .expect("the temporary directory given to nobody");
+    }
+    let mut server = Postgres {
+        bin,
+        dir,
+        run_as,
+        child: None,
+        port: 0,
+    };
+    let log = server.log_file("initdb.log");
+    let mut initdb = server.command("initdb");
+    initdb
+        .arg("-D")
+        .arg(server.data_dir())
+        .args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
+        .stdout(log.try_clone().expect("the log"))
+        .stderr(log);
+    let status = initdb.status().expect("initdb runs");
+    assert!(
+        status.success(),
+        "initdb failed ({status}):\n{}",
+        server.log("initdb.log")
+    );
+    for _ in 0..5 {
+        server.port = free_port();
+        if server.try_start() {
+            return Some(server);
+        }
+    }
+    panic!(
+        "postgres did not start on any of five free ports:\n{}",
+        server.log("postgres.log")
+    );
+}
+
+impl Postgres {
+    /// `postgres://postgres@127.0.0.1:PORT/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server at once, as a crash would: an immediate shutdown (SIGQUIT: every
+    /// connection is cut, nothing is written back, the next start recovers from the WAL);
+    /// SIGKILL if it has not exited within ten seconds.
+    pub fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = i32::try_from(child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::QUIT);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().is_ok_and(|status| status.is_none()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts it again on the same port with the same data (whatever was committed before
+    /// [`kill`](Self::kill) is there), and waits until it accepts sessions.
+    ///
+    /// # Panics
+    /// When it does not (the message carries the server's log).
+    pub fn restart(&mut self) {
+        // The old server's processes may take a moment to let go of the port and of the data
+        // directory.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.try_start() {
+            assert!(
+                Instant::now() < deadline,
+                "postgres did not start again on {}:\n{}",
+                self.port,
+                self.log("postgres.log")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log_file(&self, name: &str) -> std::fs::File {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join(name))
+            .expect("a log file")
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+
+    /// One of the server's binaries, as the user the server runs as, in its directory.
+    fn command(&self, binary: &str) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(self.bin.join(binary));
+        command.current_dir(self.dir.path()).stdin(Stdio::null());
+        if let Some((uid, gid)) = self.run_as {
+            // Set in the child before it runs the binary; from root, this also drops the
+            // supplementary groups.
+            command.uid(uid).gid(gid);
+        }
+        command
+    }
+
+    /// Starts `postgres` on `self.port` and waits until it accepts a session; `false` when it
+    /// exited first (the port was taken, or the old server has not let go yet).
+    fn try_start(&mut self) -> bool {
+        self.kill();
+        let log = self.log_file("postgres.log");
+        let mut command = self.command("postgres");
+        command
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-k")
+            .arg(self.dir.path())
+            .args(["-p", &self.port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "fsync=off"])
+            .args(["-c", "full_page_writes=off"])
+            .args(["-c", "max_connections=100"])
+            .args(["-c", "shared_buffers=32MB"])
+            .args(["-c", "unix_socket_permissions=0700"])
+            .stdout(log.try_clone().expect("the log"))
+            .stderr(log);
+        self.child = Some(command.spawn().expect("postgres starts"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if self.accepts_sessions() {
+                return true;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|child| child.try_wait().is_ok_and(|status| status.is_some()));
+            if exited || Instant::now() > deadline {
+                self.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the server on the port takes a session: it answers a startup message with an
+    /// authentication request (`R`), not an error (`E`: still starting up or recovering).
+    fn accepts_sessions(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let mut body = Vec::new();
+        body.extend_from_slice(&196_608u32.to_be_bytes()); // protocol 3.0
+        body.extend_from_slice(b"user\0postgres\0database\0postgres\0\0");
+        let mut message = u32::try_from(body.len() + 4)
+            .expect("a short message")
+            .to_be_bytes()
+            .to_vec();
+        message.extend_from_slice(&body);
+        let mut answer = [0u8; 1];
+        stream.write_all(&message).is_ok()
+            && stream.read_exact(&mut answer).is_ok()
+            && answer[0] == b'R'
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

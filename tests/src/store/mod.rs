@@ -64,6 +64,15 @@ impl ServerControl for crate::servers::Server {
     }
 }
 
+impl ServerControl for crate::servers::Postgres {
+    fn stop(&mut self) {
+        self.kill();
+    }
+    fn restart(&mut self) {
+        crate::servers::Postgres::restart(self);
+    }
+}
+
 impl ServerControl for crate::servers::Cluster {
     fn stop(&mut self) {
         self.kill();

@@ -1,0 +1,271 @@
+//! Sessions in PostgreSQL or SQLite for session-core and its adapters, on [sqlx]:
+//! [`PostgresStore`] (a database server several application servers share) and
+//! [`SqliteStore`] (one machine: sessions that survive a restart without running any server).
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use session_core::{Keyring, SessionConfig};
+//! use session_store_sql::PostgresStore;
+//!
+//! let store = PostgresStore::connect("postgres://app@127.0.0.1/app", Duration::from_secs(3)).await?;
+//! store.migrate().await?; // creates the tables if they are missing
+//! let _sweeper = store.spawn_sweeper(Duration::from_secs(300)); // keep it while serving
+//! let config = SessionConfig::new(Keyring::from_env("SESSION_KEYS")?).store(Arc::new(store));
+//! # Ok(()) }
+//! ```
+//!
+//! An application that already has a pool passes it: [`PostgresStore::new`] takes a
+//! [`sqlx::PgPool`], [`SqliteStore::new`] a [`sqlx::SqlitePool`].
+//!
+//! # Feature flags
+//! No feature is on by default: turn on the one for your database.
+//!
+//! | feature | what it adds | cost |
+//! |---|---|---|
+//! | `postgres` | [`PostgresStore`] | sqlx's PostgreSQL driver (pure Rust; md-5, hmac, sha2 for its authentication) |
+//! | `sqlite` | [`SqliteStore`] | sqlx's SQLite driver and SQLite itself, compiled from C (about a minute on two cores) |
+//! | `tls-rustls` | TLS for [`PostgresStore::connect`] URLs (`?sslmode=require`) | rustls with `ring` and the webpki roots |
+//!
+//! A pool the application builds itself uses whatever sqlx features the application turned
+//! on (TLS included): Cargo unifies them with these.
+//!
+//! # One crate, two stores
+//! Both stores keep the same tables, the same statements where the dialects allow, the same
+//! expiry rules and the same sweeper, so they live in one crate and share that code; each
+//! database is a feature, as in sqlx itself (and in tower-sessions' sqlx store), so an
+//! application compiles only the driver it uses.
+//!
+//! # Tables
+//! Four tables (the default names below; [`Tables`] changes them, and on PostgreSQL
+//! [`PostgresStore::with_schema`] the schema):
+//!
+//! - `session_records`: one row per session, `key` (the SHA-256 of the session id, never the
+//!   id) and `expires_unix_ms`, its deadline in Unix milliseconds;
+//! - `session_fields`: one row per session field, `(record, name, value)`: a request writes
+//!   only the fields it changed, so concurrent requests that change different fields both
+//!   keep their change (the same field: the last write wins);
+//! - `session_users`: one row per user of the per-user index ("log out everywhere"), with the
+//!   user's generation and the row's own deadline;
+//! - `session_user_sessions`: the user's sessions, `(user_key, record, expires_unix_ms)`.
+//!
+//! [`PostgresStore::migrate`] and [`SqliteStore::migrate`] create what is missing (they can run
+//! at every start); [`PostgresStore::migration_sql`] and [`SqliteStore::migration_sql`] print
+//! the same statements, with your names, for teams that run migrations themselves. With the
+//! default names they are:
+//!
+//! ```sql
+//! -- PostgreSQL
+//! CREATE TABLE IF NOT EXISTS "session_records" (
+//!     key BYTEA PRIMARY KEY,
+//!     expires_unix_ms BIGINT NOT NULL
+//! );
+//! CREATE INDEX IF NOT EXISTS "session_records_expires" ON "session_records" (expires_unix_ms);
+//! CREATE TABLE IF NOT EXISTS "session_fields" (
+//!     record BYTEA NOT NULL,
+//!     name TEXT NOT NULL,
+//!     value BYTEA NOT NULL,
+//!     PRIMARY KEY (record, name)
+//! );
+//! CREATE TABLE IF NOT EXISTS "session_users" (
+//!     user_key BYTEA PRIMARY KEY,
+//!     generation BIGINT NOT NULL,
+//!     expires_unix_ms BIGINT NOT NULL
+//! );
+//! CREATE INDEX IF NOT EXISTS "session_users_expires" ON "session_users" (expires_unix_ms);
+//! CREATE TABLE IF NOT EXISTS "session_user_sessions" (
+//!     user_key BYTEA NOT NULL,
+//!     record BYTEA NOT NULL,
+//!     expires_unix_ms BIGINT NOT NULL,
+//!     PRIMARY KEY (user_key, record)
+//! );
+//! CREATE INDEX IF NOT EXISTS "session_user_sessions_deadline" ON "session_user_sessions" (user_key, expires_unix_ms);
+//! CREATE INDEX IF NOT EXISTS "session_user_sessions_expires" ON "session_user_sessions" (expires_unix_ms);
+//! ```
+//!
+//! SQLite's are the same with `BLOB` for `BYTEA`, `INTEGER` for `BIGINT`, and `WITHOUT ROWID`
+//! tables.
+//!
+//! # Expiry
+//! Every row carries its deadline, and no statement returns a row past it: a session is gone
+//! at its deadline exactly, whether or not anything has deleted it yet. Deadlines are compared
+//! with the application's clock (`OffsetDateTime::now_utc()`, passed to each statement), the
+//! clock that computed them, so the database's clock does not matter; application servers
+//! sharing a database should keep their clocks in sync (NTP), as for any shared store.
+//!
+//! Expired rows stay until something deletes them:
+//! - [`PostgresStore::spawn_sweeper`] / [`SqliteStore::spawn_sweeper`]: a task on the Tokio
+//!   runtime that deletes expired rows every interval, in bounded batches (each its own short
+//!   statement, so it never holds many locks). Use it in a long-running server: one call at
+//!   start-up, keep the handle. With several servers on one database, one sweeper is enough,
+//!   but more do no harm.
+//! - [`PostgresStore::delete_expired`] / [`SqliteStore::delete_expired`]: one pass now, in the
+//!   same batches, answering how many sessions it deleted. Use it from a scheduled job (cron,
+//!   a Kubernetes CronJob, `pg_cron` calling your binary) when no server process should do it,
+//!   or in tests.
+//!
+//! # Errors
+//! A database that cannot be reached or answers with an error gives
+//! [`StoreError::Unavailable`] (adapters answer
+//! 503) and the store works again once it is back; rows this store cannot read (a column of
+//! another type, a record key that is not 32 bytes) give
+//! [`StoreError::Corrupt`]. Nothing panics on what
+//! the database returns, and a write that failed is never reported as saved: each write is one
+//! statement or one transaction.
+//!
+//! The [`sqlx`] crate is re-exported, so pools built for [`PostgresStore::new`] and
+//! [`SqliteStore::new`] match its version.
+
+#![deny(missing_docs)]
+
+use session_core::store::{Fields, RecordKey, StoreError};
+use time::OffsetDateTime;
+
+/// The `sqlx` crate these stores are built on, re-exported so pools match its version.
+pub use sqlx;
+
+mod names;
+mod sweeper;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use names::{InvalidName, Tables};
+pub use sweeper::Sweeper;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// How many rows one statement of the sweeper (or of `delete_expired`) deletes at most,
+/// unless the store is told otherwise.
+pub const DEFAULT_SWEEP_BATCH: u32 = 1_000;
+
+/// The fields of a record, from the `(name, value)` pairs the database returned. The only
+/// place that builds a [`Fields`] value.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn fields_from(pairs: &[(&str, &[u8])]) -> Fields {
+    let value_bytes = pairs.iter().map(|(_, value)| value.len()).sum();
+    let mut fields = Fields::with_capacity(pairs.len(), value_bytes);
+    for (name, value) in pairs {
+        fields.insert(name, value);
+    }
+    fields
+}
+
+/// A point in time as Unix milliseconds, the unit of every `expires_unix_ms` column.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn unix_ms(at: OffsetDateTime) -> i64 {
+    // Every `OffsetDateTime` (years -9999 to 9999) fits.
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Now, in Unix milliseconds.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn now_ms() -> i64 {
+    unix_ms(OffsetDateTime::now_utc())
+}
+
+/// A record key read back from the database.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn record_key(bytes: &[u8], table: &str) -> Result<RecordKey, StoreError> {
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+        StoreError::Corrupt(format!(
+            "a record key of {} bytes in {table} (this store writes 32)",
+            bytes.len()
+        ))
+    })?;
+    Ok(RecordKey::from_bytes(bytes))
+}
+
+/// A generation read back from the database.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn generation(stored: i64, table: &str) -> Result<u64, StoreError> {
+    u64::try_from(stored)
+        .map_err(|_| StoreError::Corrupt(format!("a negative generation {stored} in {table}")))
+}
+
+/// A generation to write: the contract keeps them below 2^52, so this never saturates.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn stored_generation(generation: u64) -> i64 {
+    i64::try_from(generation).unwrap_or(i64::MAX)
+}
+
+/// The store error for a failed statement: rows it cannot read are [`StoreError::Corrupt`],
+/// everything else (connection, pool, the database's own errors) [`StoreError::Unavailable`].
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn store_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::TypeNotFound { .. } => StoreError::Corrupt(format!(
+            "a session row does not have this store's layout: {error}"
+        )),
+        other => StoreError::unavailable(other),
+    }
+}
+
+/// One write's fields, as the statements bind them: each name once (the last value given
+/// wins), and a name both set and removed only removed.
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn fields_to_set<'a>(
+    set: &[(&'a str, &'a [u8])],
+    remove: &[&str],
+) -> (Vec<&'a str>, Vec<&'a [u8]>) {
+    let mut names: Vec<&'a str> = Vec::with_capacity(set.len());
+    let mut values: Vec<&'a [u8]> = Vec::with_capacity(set.len());
+    for (name, value) in set {
+        if remove.contains(name) {
+            continue;
+        }
+        match names.iter().position(|known| known == name) {
+            Some(at) => values[at] = value,
+            None => {
+                names.push(name);
+                values.push(value);
+            }
+        }
+    }
+    (names, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_sets_each_name_once_and_removal_wins() {
+        let set: &[(&str, &[u8])] = &[("a", b"1"), ("b", b"2"), ("a", b"3"), ("c", b"4")];
+        let (names, values) = fields_to_set(set, &["c"]);
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(values, [b"3".as_slice(), b"2"]);
+    }
+
+    #[test]
+    fn deadlines_are_unix_milliseconds() {
+        assert_eq!(unix_ms(OffsetDateTime::UNIX_EPOCH), 0);
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(1_700_000_000_123);
+        assert_eq!(unix_ms(at), 1_700_000_000_123);
+    }
+
+    #[test]
+    fn stored_data_that_is_not_ours_is_corrupt() {
+        assert!(matches!(
+            record_key(&[1; 31], "t"),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(
+            record_key(&[7; 32], "t").ok(),
+            Some(RecordKey::from_bytes([7; 32]))
+        );
+        assert!(matches!(generation(-1, "t"), Err(StoreError::Corrupt(_))));
+        assert_eq!(generation(5, "t").ok(), Some(5));
+    }
+}
