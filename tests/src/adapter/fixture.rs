@@ -25,6 +25,11 @@ pub enum Backend {
     RedisCluster,
     /// In a real `memcached`, started for the check (feature `memcached`).
     Memcached,
+    /// In a real PostgreSQL, one server per suite run, a schema of its own per check
+    /// (feature `sql`).
+    Postgres,
+    /// In an SQLite file of its own per check (feature `sql`).
+    Sqlite,
 }
 
 impl Backend {
@@ -35,6 +40,8 @@ impl Backend {
         Self::Redis,
         Self::RedisCluster,
         Self::Memcached,
+        Self::Postgres,
+        Self::Sqlite,
     ];
 
     /// Why this backend cannot run here (a server is not installed, a feature is off).
@@ -45,6 +52,9 @@ impl Backend {
             Self::Cookie | Self::Memory => None,
             Self::Redis | Self::RedisCluster if !cfg!(feature = "redis") => feature_off("redis"),
             Self::Memcached if !cfg!(feature = "memcached") => feature_off("memcached"),
+            Self::Postgres | Self::Sqlite if !cfg!(feature = "sql") => feature_off("sql"),
+            Self::Postgres => crate::servers::postgres_missing(),
+            Self::Sqlite => None,
             Self::Redis => crate::servers::missing(crate::servers::Kind::Redis, false),
             Self::RedisCluster => crate::servers::missing(crate::servers::Kind::Redis, true),
             Self::Memcached => crate::servers::missing(crate::servers::Kind::Memcached, false),
@@ -53,13 +63,62 @@ impl Backend {
 
     /// Whether the store runs as a server process the suite can kill.
     pub(crate) fn has_server(self) -> bool {
-        matches!(self, Self::Redis | Self::RedisCluster | Self::Memcached)
+        matches!(
+            self,
+            Self::Redis | Self::RedisCluster | Self::Memcached | Self::Postgres
+        )
     }
+}
+
+#[cfg(feature = "sql")]
+type SharedPostgres = Arc<std::sync::Mutex<crate::servers::Postgres>>;
+
+#[cfg(feature = "sql")]
+thread_local! {
+    /// The PostgreSQL server of the suite running on this thread, while it runs its
+    /// PostgreSQL checks (see [`SuiteServers`]). Per thread: the suites of several apps run on
+    /// threads of their own at once, and one's outage check must not stop another's server.
+    static SUITE_POSTGRES: std::cell::RefCell<Option<SharedPostgres>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// What a suite keeps running for all the checks of one backend: one PostgreSQL server
+/// (starting one per check would cost a second each); each check's [`Fixture`] takes a schema
+/// of its own on it. Stopped when dropped, after the backend's last check.
+pub(crate) struct SuiteServers(());
+
+impl SuiteServers {
+    pub(crate) fn start(backend: Backend) -> Self {
+        #[cfg(feature = "sql")]
+        if backend == Backend::Postgres
+            && let Some(server) = crate::servers::start_postgres()
+        {
+            SUITE_POSTGRES.with(|cell| {
+                *cell.borrow_mut() = Some(Arc::new(std::sync::Mutex::new(server)));
+            });
+        }
+        let _ = backend;
+        Self(())
+    }
+}
+
+impl Drop for SuiteServers {
+    fn drop(&mut self) {
+        #[cfg(feature = "sql")]
+        SUITE_POSTGRES.with(|cell| cell.borrow_mut().take());
+    }
+}
+
+/// A schema name no other check of this process uses.
+#[cfg(feature = "sql")]
+fn fresh_schema() -> String {
+    static CHECKS: AtomicUsize = AtomicUsize::new(0);
+    format!("check_{}", CHECKS.fetch_add(1, Ordering::Relaxed))
 }
 
 /// How long a store command may wait for an answer: generous, for a loaded machine; a killed
 /// server refuses connections at once anyway.
-#[cfg(any(feature = "redis", feature = "memcached"))]
+#[cfg(any(feature = "redis", feature = "memcached", feature = "sql"))]
 const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 enum ServerHandle {
@@ -68,6 +127,11 @@ enum ServerHandle {
     Single(crate::servers::Server),
     #[cfg(feature = "redis")]
     Cluster(crate::servers::Cluster),
+    #[cfg(feature = "sql")]
+    Postgres(SharedPostgres),
+    /// The directory of an SQLite file, removed with the fixture.
+    #[cfg(feature = "sql")]
+    Directory(#[allow(dead_code)] tempfile::TempDir),
 }
 
 /// Keys, a manual clock, the store of the backend, and configurations built on them.
@@ -122,6 +186,41 @@ impl Fixture {
                     .expect("connect to memcached");
                 (Some(Arc::new(store)), ServerHandle::Single(server))
             }
+            #[cfg(feature = "sql")]
+            Backend::Postgres => {
+                // The suite's server, or one of this fixture's own outside a suite run.
+                let server = SUITE_POSTGRES
+                    .with(|cell| cell.borrow().clone())
+                    .unwrap_or_else(|| {
+                        let server = crate::servers::start_postgres().expect("PostgreSQL");
+                        Arc::new(std::sync::Mutex::new(server))
+                    });
+                let url = server.lock().expect("the server").url();
+                let store = crate::servers::runtime()
+                    .block_on(async {
+                        let store =
+                            session_store_sql::PostgresStore::connect(&url, STORE_TIMEOUT)
+                                .await?
+                                .with_schema(&fresh_schema())
+                                .expect("a schema name");
+                        store.migrate().await.map(|()| store)
+                    })
+                    .expect("connect to PostgreSQL");
+                (Some(Arc::new(store)), ServerHandle::Postgres(server))
+            }
+            #[cfg(feature = "sql")]
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
+                let store = crate::servers::runtime()
+                    .block_on(async {
+                        let store =
+                            session_store_sql::SqliteStore::connect(&url, STORE_TIMEOUT).await?;
+                        store.migrate().await.map(|()| store)
+                    })
+                    .expect("open the SQLite file");
+                (Some(Arc::new(store)), ServerHandle::Directory(dir))
+            }
             #[allow(unreachable_patterns)]
             other => panic!("{other:?} is not available: {:?}", other.unavailable()),
         };
@@ -158,6 +257,10 @@ impl Fixture {
             ServerHandle::Single(server) => server.kill(),
             #[cfg(feature = "redis")]
             ServerHandle::Cluster(cluster) => cluster.kill(),
+            #[cfg(feature = "sql")]
+            ServerHandle::Postgres(server) => server.lock().expect("the server").kill(),
+            #[cfg(feature = "sql")]
+            ServerHandle::Directory(_) => panic!("SQLite runs in-process: nothing to kill"),
         }
     }
 
@@ -169,6 +272,10 @@ impl Fixture {
             ServerHandle::Single(server) => server.restart(),
             #[cfg(feature = "redis")]
             ServerHandle::Cluster(cluster) => cluster.restart(),
+            #[cfg(feature = "sql")]
+            ServerHandle::Postgres(server) => server.lock().expect("the server").restart(),
+            #[cfg(feature = "sql")]
+            ServerHandle::Directory(_) => panic!("SQLite runs in-process: nothing to restart"),
         }
     }
 

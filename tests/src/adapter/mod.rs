@@ -181,6 +181,9 @@ pub fn run_suite_on(app: &dyn ConformanceApp, backends: &[Backend]) {
     let mut report = Report::new(app.name());
     for &backend in backends {
         let unavailable = backend.unavailable();
+        let _servers = unavailable
+            .is_none()
+            .then(|| fixture::SuiteServers::start(backend));
         for (name, check) in checks::PER_BACKEND {
             let label = format!("{backend:?}: {name}");
             match &unavailable {
