@@ -18,6 +18,7 @@ use session_core::store::{MemoryStore, StoreError};
 use session_core::{Expiring, Flash, Keyring, SessionConfig, SessionData, SessionError};
 use session_store_memcached::MemcachedStore;
 use session_store_redis::RedisStore;
+use session_store_sql::{PostgresStore, SqliteStore, Sweeper};
 use time::Duration;
 
 /// The demo's session: who is logged in, how often they came, a flash notice, and a flag that
@@ -55,7 +56,12 @@ pub struct DemoSettings {
     pub addr: std::net::SocketAddr,
     /// Where sessions live (`SESSION_STORE`).
     pub store: StoreChoice,
+    /// The sweeper of an SQL store, kept for as long as the settings (the demo serves).
+    sweeper: std::sync::Mutex<Option<Sweeper>>,
 }
+
+/// How often the demos' SQL stores delete expired rows.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The value of `SESSION_STORE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,11 +74,17 @@ pub enum StoreChoice {
     Redis(String),
     /// `memcached://host:port`: in memcached (survives restarts of the demo, not of memcached).
     Memcached(String),
+    /// `postgres://...`: in PostgreSQL (tables created at start if missing; survives restarts).
+    Postgres(String),
+    /// `sqlite://path`: in an SQLite file (created with its tables at start if missing;
+    /// survives restarts, no server to run).
+    Sqlite(String),
 }
 
 impl DemoSettings {
-    /// The session settings with the chosen store attached; connects to Redis. Call it on
-    /// the runtime that serves requests.
+    /// The session settings with the chosen store attached: connects to the store, creates an
+    /// SQL store's tables if they are missing and starts its sweeper. Call it on the runtime
+    /// that serves requests.
     ///
     /// # Errors
     /// The store cannot be reached: a message naming `SESSION_STORE`, the store and its
@@ -98,7 +110,31 @@ impl DemoSettings {
                     .map_err(unreachable)?;
                 config.store(std::sync::Arc::new(store))
             }
+            StoreChoice::Postgres(url) => {
+                let store = PostgresStore::connect(url, timeout)
+                    .await
+                    .map_err(unreachable)?;
+                store.migrate().await.map_err(unreachable)?;
+                self.keep_sweeper(store.spawn_sweeper(SWEEP_EVERY));
+                config.store(std::sync::Arc::new(store))
+            }
+            StoreChoice::Sqlite(url) => {
+                let store = SqliteStore::connect(url, timeout)
+                    .await
+                    .map_err(unreachable)?;
+                store.migrate().await.map_err(unreachable)?;
+                self.keep_sweeper(store.spawn_sweeper(SWEEP_EVERY));
+                config.store(std::sync::Arc::new(store))
+            }
         })
+    }
+
+    fn keep_sweeper(&self, sweeper: Sweeper) {
+        let mut kept = self
+            .sweeper
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *kept = Some(sweeper);
     }
 }
 
@@ -122,9 +158,15 @@ pub fn settings_from_env() -> Result<DemoSettings, String> {
         Ok(url) if url.starts_with("memcached://") => {
             StoreChoice::Memcached(url["memcached://".len()..].to_owned())
         }
+        Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            StoreChoice::Postgres(url.to_owned())
+        }
+        Ok(url) if url.starts_with("sqlite://") || url.starts_with("sqlite:") => {
+            StoreChoice::Sqlite(url.to_owned())
+        }
         Ok(other) => {
             return Err(format!(
-                "SESSION_STORE={other:?} is not a store: use cookie (the default), memory, a redis://host:port or a memcached://host:port URL"
+                "SESSION_STORE={other:?} is not a store: use cookie (the default), memory, or a redis://host:port, memcached://host:port, postgres://user@host/db or sqlite://path URL"
             ));
         }
     };
@@ -164,6 +206,7 @@ pub fn settings_from_env() -> Result<DemoSettings, String> {
         session,
         addr: ([127, 0, 0, 1], port).into(),
         store,
+        sweeper: std::sync::Mutex::new(None),
     })
 }
 

@@ -218,10 +218,13 @@ async fn every_demo_follows_the_contract() {
 }
 
 #[tokio::test]
-async fn every_demo_follows_the_contract_with_sessions_in_memory_redis_and_memcached() {
+async fn every_demo_follows_the_contract_with_sessions_in_memory_redis_memcached_postgres_and_sqlite()
+ {
     let keys = keys();
     let redis = servers::start(servers::Kind::Redis);
     let memcached = servers::start(servers::Kind::Memcached);
+    let postgres = servers::start_postgres();
+    let sqlite = tempfile::tempdir().expect("a temporary directory");
     let mut stores = vec!["memory".to_owned()];
     stores.extend(redis.as_ref().map(servers::Server::url));
     stores.extend(
@@ -229,6 +232,11 @@ async fn every_demo_follows_the_contract_with_sessions_in_memory_redis_and_memca
             .as_ref()
             .map(|m| format!("memcached://{}", m.url())),
     );
+    stores.extend(postgres.as_ref().map(servers::Postgres::url));
+    stores.push(format!(
+        "sqlite://{}",
+        sqlite.path().join("sessions.db").display()
+    ));
     for store in &stores {
         for (name, binary) in DEMOS {
             contract(&start_on_any_port(name, binary, &keys, store), true).await;
@@ -236,22 +244,35 @@ async fn every_demo_follows_the_contract_with_sessions_in_memory_redis_and_memca
     }
 }
 
-/// A Redis session outlives the demo process: stop it, start it again, still logged in.
+/// A session in Redis, PostgreSQL or an SQLite file outlives the demo process: stop it, start
+/// it again, still logged in.
 #[tokio::test]
-async fn a_redis_session_survives_a_restart_of_the_demo() {
-    let Some(redis) = servers::start(servers::Kind::Redis) else {
-        return;
-    };
+async fn a_stored_session_survives_a_restart_of_the_demo() {
+    let redis = servers::start(servers::Kind::Redis);
+    let postgres = servers::start_postgres();
+    let sqlite = tempfile::tempdir().expect("a temporary directory");
+    let mut stores: Vec<String> = redis
+        .as_ref()
+        .map(servers::Server::url)
+        .into_iter()
+        .collect();
+    stores.extend(postgres.as_ref().map(servers::Postgres::url));
+    stores.push(format!(
+        "sqlite://{}",
+        sqlite.path().join("sessions.db").display()
+    ));
     let keys = keys();
-    for (name, binary) in DEMOS {
-        let port = free_port();
-        let demo = start_with(name, binary, &keys, &redis.url(), port);
-        let cookie = log_in(&demo).await;
-        drop(demo);
-        let again = start_with(name, binary, &keys, &redis.url(), port);
-        let me = call(&again, "GET", "/api/me", Some(&cookie), None).await;
-        assert_eq!(me.status, StatusCode::OK, "{name}: {}", me.body);
-        assert_eq!(me.json()["user"], "alice", "{name}");
+    for store in &stores {
+        for (name, binary) in DEMOS {
+            let port = free_port();
+            let demo = start_with(name, binary, &keys, store, port);
+            let cookie = log_in(&demo).await;
+            drop(demo);
+            let again = start_with(name, binary, &keys, store, port);
+            let me = call(&again, "GET", "/api/me", Some(&cookie), None).await;
+            assert_eq!(me.status, StatusCode::OK, "{name} on {store}: {}", me.body);
+            assert_eq!(me.json()["user"], "alice", "{name} on {store}");
+        }
     }
 }
 
@@ -480,6 +501,10 @@ fn an_unreachable_store_stops_start_up_naming_it() {
     let stores = [
         (format!("redis://:hunter2@127.0.0.1:{port}"), "Redis"),
         (format!("memcached://127.0.0.1:{port}"), "memcached"),
+        (
+            format!("postgres://app:hunter2@127.0.0.1:{port}/app"),
+            "PostgreSQL",
+        ),
     ];
     for (name, binary) in DEMOS {
         for (store, kind) in &stores {

@@ -157,18 +157,26 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::Unavailable`]: the database is unreachable, or refused a statement (the
     /// user may not create tables: run [`migration_sql`](Self::migration_sql) as one who may).
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(lock_id(&self.sql.records))
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
-        sqlx::raw_sql(&self.sql.migration)
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
-        transaction.commit().await.map_err(store_error)
+    pub fn migrate(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut transaction = self.pool.begin().await.map_err(store_error)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock_id(&self.sql.records))
+                .execute(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+            // One statement at a time: `raw_sql` would take them all at once, but its future
+            // is not `Send` in every context (a Rocket launch, say).
+            for statement in self.sql.migration.split(';').map(str::trim) {
+                if !statement.is_empty() {
+                    sqlx::query(statement)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(store_error)?;
+                }
+            }
+            transaction.commit().await.map_err(store_error)
+        })
     }
 
     /// Deletes the sessions whose deadline has passed, and the per-user index rows whose
@@ -178,32 +186,34 @@ impl PostgresStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`]: a statement failed; the batches before it stay deleted.
-    pub async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let now = now_ms();
-        let batch = i64::from(self.batch);
-        let mut sessions = 0;
-        for (sql, counts) in [
-            (&self.sql.sweep_records, true),
-            (&self.sql.sweep_entries, false),
-            (&self.sql.sweep_users, false),
-        ] {
-            loop {
-                let deleted: i64 = sqlx::query_scalar(sql)
-                    .bind(now)
-                    .bind(batch)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                let deleted = u64::try_from(deleted).unwrap_or(0);
-                if counts {
-                    sessions += deleted;
-                }
-                if deleted < u64::from(self.batch) {
-                    break;
+    pub fn delete_expired(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let now = now_ms();
+            let batch = i64::from(self.batch);
+            let mut sessions = 0;
+            for (sql, counts) in [
+                (&self.sql.sweep_records, true),
+                (&self.sql.sweep_entries, false),
+                (&self.sql.sweep_users, false),
+            ] {
+                loop {
+                    let deleted: i64 = sqlx::query_scalar(sql)
+                        .bind(now)
+                        .bind(batch)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(store_error)?;
+                    let deleted = u64::try_from(deleted).unwrap_or(0);
+                    if counts {
+                        sessions += deleted;
+                    }
+                    if deleted < u64::from(self.batch) {
+                        break;
+                    }
                 }
             }
-        }
-        Ok(sessions)
+            Ok(sessions)
+        })
     }
 
     /// Starts a task on the current Tokio runtime that runs

@@ -147,13 +147,21 @@ impl SqliteStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`]: the database refused a statement (read-only file, say).
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        let mut transaction = self.pool.begin_with(BEGIN).await.map_err(store_error)?;
-        sqlx::raw_sql(&self.sql.migration)
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
-        transaction.commit().await.map_err(store_error)
+    pub fn migrate(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut transaction = self.pool.begin_with(BEGIN).await.map_err(store_error)?;
+            // One statement at a time: `raw_sql` would take them all at once, but its future
+            // is not `Send` in every context (a Rocket launch, say).
+            for statement in self.sql.migration.split(';').map(str::trim) {
+                if !statement.is_empty() {
+                    sqlx::query(statement)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(store_error)?;
+                }
+            }
+            transaction.commit().await.map_err(store_error)
+        })
     }
 
     /// Deletes the sessions whose deadline has passed, and the per-user index rows whose
@@ -164,47 +172,49 @@ impl SqliteStore {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`]: a statement failed; the batches before it stay deleted.
-    pub async fn delete_expired(&self) -> Result<u64, StoreError> {
-        let now = now_ms();
-        let batch = i64::from(self.batch);
-        let full = u64::from(self.batch);
-        let mut sessions = 0;
-        loop {
-            let mut transaction = self.pool.begin_with(BEGIN).await.map_err(store_error)?;
-            sqlx::query(&self.sql.sweep_fields)
-                .bind(now)
-                .bind(batch)
-                .execute(&mut *transaction)
-                .await
-                .map_err(store_error)?;
-            let deleted = sqlx::query(&self.sql.sweep_records)
-                .bind(now)
-                .bind(batch)
-                .execute(&mut *transaction)
-                .await
-                .map_err(store_error)?
-                .rows_affected();
-            transaction.commit().await.map_err(store_error)?;
-            sessions += deleted;
-            if deleted < full {
-                break;
-            }
-        }
-        for sql in [&self.sql.sweep_entries, &self.sql.sweep_users] {
+    pub fn delete_expired(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let now = now_ms();
+            let batch = i64::from(self.batch);
+            let full = u64::from(self.batch);
+            let mut sessions = 0;
             loop {
-                let deleted = sqlx::query(sql)
+                let mut transaction = self.pool.begin_with(BEGIN).await.map_err(store_error)?;
+                sqlx::query(&self.sql.sweep_fields)
                     .bind(now)
                     .bind(batch)
-                    .execute(&self.pool)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(store_error)?;
+                let deleted = sqlx::query(&self.sql.sweep_records)
+                    .bind(now)
+                    .bind(batch)
+                    .execute(&mut *transaction)
                     .await
                     .map_err(store_error)?
                     .rows_affected();
+                transaction.commit().await.map_err(store_error)?;
+                sessions += deleted;
                 if deleted < full {
                     break;
                 }
             }
-        }
-        Ok(sessions)
+            for sql in [&self.sql.sweep_entries, &self.sql.sweep_users] {
+                loop {
+                    let deleted = sqlx::query(sql)
+                        .bind(now)
+                        .bind(batch)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(store_error)?
+                        .rows_affected();
+                    if deleted < full {
+                        break;
+                    }
+                }
+            }
+            Ok(sessions)
+        })
     }
 
     /// Starts a task on the current Tokio runtime that runs

@@ -198,11 +198,10 @@ impl Fixture {
                 let url = server.lock().expect("the server").url();
                 let store = crate::servers::runtime()
                     .block_on(async {
-                        let store =
-                            session_store_sql::PostgresStore::connect(&url, STORE_TIMEOUT)
-                                .await?
-                                .with_schema(&fresh_schema())
-                                .expect("a schema name");
+                        let store = session_store_sql::PostgresStore::connect(&url, STORE_TIMEOUT)
+                            .await?
+                            .with_schema(&fresh_schema())
+                            .expect("a schema name");
                         store.migrate().await.map(|()| store)
                     })
                     .expect("connect to PostgreSQL");
