@@ -21,6 +21,7 @@ use crate::token::{Codec, MAX_COOKIE_BYTES, TokenTimes};
 
 mod cookie_mode;
 mod store_mode;
+mod testing;
 
 pub use crate::token::TokenInfo;
 

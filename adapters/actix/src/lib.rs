@@ -33,6 +33,68 @@
 //!
 //! A rejected cookie (tampered, expired, unknown key, another schema) never fails the
 //! request: the handler gets a fresh session and one `tracing` event records why.
+//!
+//! # Testing your handlers
+//! [`SessionMiddleware::cookie_for`] makes the `Cookie` of a given session under your own
+//! configuration, and [`SessionMiddleware::session_from_set_cookie`] reads the session back
+//! out of a response. With a [`ManualClock`], a test moves time past the session's deadlines.
+//! In store mode both go through the store. A complete test, with actix-web's
+//! `test::init_service` and `test::call_service`:
+//!
+//! ```
+//! use actix_web::http::{StatusCode, header};
+//! use actix_web::{App, test, web};
+//! use serde::{Deserialize, Serialize};
+//! use session_actix::time::{Duration, OffsetDateTime};
+//! use session_actix::{Keyring, ManualClock, Session, SessionConfig, SessionData, SessionMiddleware};
+//!
+//! #[derive(SessionData, Serialize, Deserialize, Default, Debug, PartialEq)]
+//! #[session(name = "app")]
+//! struct AppSession {
+//!     user_id: Option<u64>,
+//!     visits: u64,
+//! }
+//!
+//! async fn home(mut session: Session<AppSession>) -> String {
+//!     session.visits += 1;
+//!     format!("user {:?}, visit {}", session.user_id, session.visits)
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # actix_web::rt::System::new().block_on(async {
+//! let clock = ManualClock::new(OffsetDateTime::now_utc());
+//! let config = SessionConfig::new(Keyring::ephemeral_for_development())
+//!     .idle_timeout(Some(Duration::minutes(30)))
+//!     .clock(clock.clone());
+//! let sessions = SessionMiddleware::<AppSession>::new(config)?;
+//! let app = test::init_service(
+//!     App::new().wrap(sessions.clone()).route("/", web::get().to(home)),
+//! )
+//! .await;
+//!
+//! // A logged-in user, without going through the login form.
+//! let cookie = sessions.cookie_for(&AppSession { user_id: Some(7), visits: 0 }).await?;
+//! let request = test::TestRequest::get().uri("/").insert_header((header::COOKIE, cookie.as_str()));
+//! let response = test::call_service(&app, request.to_request()).await;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! let set_cookie = response.headers().get(header::SET_COOKIE).expect("a cookie").to_str()?;
+//! let set_cookie = set_cookie.to_owned();
+//! assert_eq!(test::read_body(response).await, "user Some(7), visit 1");
+//! // What the handler left in the session.
+//! assert_eq!(
+//!     sessions.session_from_set_cookie(&set_cookie).await?,
+//!     Some(AppSession { user_id: Some(7), visits: 1 }),
+//! );
+//!
+//! // An hour later the session has expired: the handler sees a fresh one.
+//! clock.advance(Duration::hours(1));
+//! let request = test::TestRequest::get().uri("/").insert_header((header::COOKIE, cookie.as_str()));
+//! let response = test::call_service(&app, request.to_request()).await;
+//! assert_eq!(test::read_body(response).await, "user None, visit 1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 

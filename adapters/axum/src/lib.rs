@@ -32,6 +32,63 @@
 //!
 //! A rejected cookie (tampered, expired, unknown key, another schema) never fails the
 //! request: the handler gets a fresh session and one `tracing` event records why.
+//!
+//! # Testing your handlers
+//! [`SessionLayer::cookie_for`] makes the `Cookie` of a given session under your own
+//! configuration, and [`SessionLayer::session_from_set_cookie`] reads the session back out of
+//! a response. With a [`ManualClock`], a test moves time past the session's deadlines. In
+//! store mode both go through the store. A complete test, with `tower::ServiceExt::oneshot`:
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use axum::http::{Request, StatusCode, header};
+//! use serde::{Deserialize, Serialize};
+//! use session_axum::time::{Duration, OffsetDateTime};
+//! use session_axum::{Keyring, ManualClock, Session, SessionConfig, SessionData, SessionLayer};
+//! use tower::ServiceExt as _;
+//!
+//! #[derive(SessionData, Serialize, Deserialize, Default, Debug, PartialEq)]
+//! #[session(name = "app")]
+//! struct AppSession {
+//!     user_id: Option<u64>,
+//!     visits: u64,
+//! }
+//!
+//! async fn home(mut session: Session<AppSession>) -> String {
+//!     session.visits += 1;
+//!     format!("user {:?}, visit {}", session.user_id, session.visits)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let clock = ManualClock::new(OffsetDateTime::now_utc());
+//! let config = SessionConfig::new(Keyring::ephemeral_for_development())
+//!     .idle_timeout(Some(Duration::minutes(30)))
+//!     .clock(clock.clone());
+//! let sessions = SessionLayer::<AppSession>::new(config)?;
+//! let app = Router::new().route("/", get(home)).layer(sessions.clone());
+//!
+//! // A logged-in user, without going through the login form.
+//! let cookie = sessions.cookie_for(&AppSession { user_id: Some(7), visits: 0 }).await?;
+//! let request = Request::get("/").header(header::COOKIE, &cookie).body(Body::empty())?;
+//! let response = app.clone().oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! let set_cookie = response.headers()[header::SET_COOKIE].to_str()?.to_owned();
+//! let body = axum::body::to_bytes(response.into_body(), 1 << 16).await?;
+//! assert_eq!(&body[..], b"user Some(7), visit 1");
+//! // What the handler left in the session.
+//! assert_eq!(
+//!     sessions.session_from_set_cookie(&set_cookie).await?,
+//!     Some(AppSession { user_id: Some(7), visits: 1 }),
+//! );
+//!
+//! // An hour later the session has expired: the handler sees a fresh one.
+//! clock.advance(Duration::hours(1));
+//! let request = Request::get("/").header(header::COOKIE, &cookie).body(Body::empty())?;
+//! let body = axum::body::to_bytes(app.oneshot(request).await?.into_body(), 1 << 16).await?;
+//! assert_eq!(&body[..], b"user None, visit 1");
+//! # Ok(()) }
+//! ```
 
 #![deny(missing_docs)]
 

@@ -30,6 +30,66 @@
 //! A rejected cookie (tampered, expired, unknown key, another schema) never fails the
 //! request: the handler gets a fresh session and one `tracing` event records why. Without the
 //! fairing the guard fails with `500` and logs which fairing to attach.
+//!
+//! # Testing your handlers
+//! [`SessionFairing::cookie_for`] makes the `Cookie` of a given session under your own
+//! configuration, and [`SessionFairing::session_from_set_cookie`] reads the session back out
+//! of a response. With a [`ManualClock`], a test moves time past the session's deadlines. In
+//! store mode both go through the store. A complete test, with Rocket's
+//! `local::asynchronous::Client`:
+//!
+//! ```
+//! use rocket::http::{Header, Status};
+//! use rocket::local::asynchronous::Client;
+//! use rocket::{get, routes};
+//! use serde::{Deserialize, Serialize};
+//! use session_rocket::time::{Duration, OffsetDateTime};
+//! use session_rocket::{Keyring, ManualClock, Session, SessionConfig, SessionData, SessionFairing};
+//!
+//! #[derive(SessionData, Serialize, Deserialize, Default, Debug, PartialEq)]
+//! #[session(name = "app")]
+//! struct AppSession {
+//!     user_id: Option<u64>,
+//!     visits: u64,
+//! }
+//!
+//! #[get("/")]
+//! fn home(mut session: Session<AppSession>) -> String {
+//!     session.visits += 1;
+//!     format!("user {:?}, visit {}", session.user_id, session.visits)
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # rocket::execute(async {
+//! let clock = ManualClock::new(OffsetDateTime::now_utc());
+//! let config = SessionConfig::new(Keyring::ephemeral_for_development())
+//!     .idle_timeout(Some(Duration::minutes(30)))
+//!     .clock(clock.clone());
+//! let sessions = SessionFairing::<AppSession>::new(config)?;
+//! let rocket = rocket::build().mount("/", routes![home]).attach(sessions.clone());
+//! // Untracked: the test decides which cookies each request sends.
+//! let client = Client::untracked(rocket).await?;
+//!
+//! // A logged-in user, without going through the login form.
+//! let cookie = sessions.cookie_for(&AppSession { user_id: Some(7), visits: 0 }).await?;
+//! let response = client.get("/").header(Header::new("Cookie", cookie.clone())).dispatch().await;
+//! assert_eq!(response.status(), Status::Ok);
+//! let set_cookie = response.headers().get_one("Set-Cookie").expect("a cookie").to_owned();
+//! assert_eq!(response.into_string().await.as_deref(), Some("user Some(7), visit 1"));
+//! // What the handler left in the session.
+//! assert_eq!(
+//!     sessions.session_from_set_cookie(&set_cookie).await?,
+//!     Some(AppSession { user_id: Some(7), visits: 1 }),
+//! );
+//!
+//! // An hour later the session has expired: the handler sees a fresh one.
+//! clock.advance(Duration::hours(1));
+//! let response = client.get("/").header(Header::new("Cookie", cookie)).dispatch().await;
+//! assert_eq!(response.into_string().await.as_deref(), Some("user None, visit 1"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 

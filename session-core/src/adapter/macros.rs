@@ -162,6 +162,35 @@ macro_rules! __middleware {
                     _data: ::core::marker::PhantomData,
                 }
             }
+
+            /// For the application's own tests: a `Cookie` header value (`name=token`) that
+            /// carries `data` as a session starting now, by the configured clock; a request
+            /// that sends it reaches the handlers with `data` loaded. In store mode the record
+            /// is written to the store first. See
+            /// [`SessionManager::cookie_for`]($crate::SessionManager::cookie_for).
+            ///
+            /// # Errors
+            /// The session does not fit in a cookie, or the store failed.
+            pub async fn cookie_for(
+                &self,
+                data: &T,
+            ) -> ::core::result::Result<::std::string::String, $crate::SessionError> {
+                self.manager.cookie_for(data).await
+            }
+
+            /// For the application's own tests: the session a response's `Set-Cookie` header
+            /// value carries, as the next request would load it; `None` for another cookie,
+            /// a removal (logout), or a cookie that does not load. See
+            /// [`SessionManager::session_from_set_cookie`]($crate::SessionManager::session_from_set_cookie).
+            ///
+            /// # Errors
+            /// Only in store mode: the store could not be reached.
+            pub async fn session_from_set_cookie(
+                &self,
+                set_cookie: &str,
+            ) -> ::core::result::Result<::core::option::Option<T>, $crate::SessionError> {
+                self.manager.session_from_set_cookie(set_cookie).await
+            }
         }
 
         impl<T> $name<T> {

@@ -11,3 +11,4 @@ mod rejections;
 mod rotation;
 mod saving;
 mod schema;
+mod test_helpers;
