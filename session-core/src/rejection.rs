@@ -126,8 +126,37 @@ impl Rejection {
         )
     }
 
-    /// Records this rejection as one `tracing` event for the cookie `cookie_name`.
+    /// Whether the refused cookie is dead for every application that could have written it,
+    /// so the response may remove it and the browser stops sending it: not one of another
+    /// session type on the same cookie name (its MAC verified), nor one that may be valid
+    /// elsewhere (issued "in the future" by a server whose clock is ahead, a newer schema
+    /// version or the other session mode written by a newer deployment during a rollout).
+    pub(crate) fn ends_the_cookie(&self) -> bool {
+        match self {
+            Self::FromTheFuture => false,
+            Self::SchemaMismatch(
+                SchemaMismatch::Name { .. } | SchemaMismatch::SessionMode { .. },
+            ) => false,
+            Self::SchemaMismatch(SchemaMismatch::Version { expected, seen, .. }) => seen < expected,
+            _ => true,
+        }
+    }
+
+    /// Records this rejection as one `tracing` event for the cookie `cookie_name`. A schema
+    /// mismatch (a deployment changed the session struct) comes with every request of every
+    /// user who had a session, so only the first in the process is logged at `warn`, with what
+    /// to do; the rest at `debug`.
     pub(crate) fn log(&self, cookie_name: &str) {
+        if let Self::SchemaMismatch(mismatch) = self {
+            use std::sync::atomic::{AtomicBool, Ordering};
+            static WARNED: AtomicBool = AtomicBool::new(false);
+            if WARNED.swap(true, Ordering::Relaxed) {
+                tracing::debug!(target: "session", cookie = cookie_name, reason = self.code(), "session cookie rejected: {self}");
+            } else {
+                tracing::warn!(target: "session", cookie = cookie_name, reason = self.code(), "session cookie rejected: {self}; {} (further schema mismatches are logged at debug)", mismatch.fix());
+            }
+            return;
+        }
         if self.is_suspicious() {
             tracing::warn!(target: "session", cookie = cookie_name, reason = self.code(), "session cookie rejected: {self}");
         } else {
@@ -169,6 +198,24 @@ impl fmt::Display for Rejection {
             Self::UnknownSession => f.write_str(
                 "no such session in the store (ended by logout, renewal, revocation or expiry)",
             ),
+        }
+    }
+}
+
+impl SchemaMismatch {
+    /// What the operator can do about it.
+    fn fix(&self) -> &'static str {
+        match self {
+            Self::Name { .. } => {
+                "two session types share this cookie name: give each its own with CookieSettings::name"
+            }
+            Self::Version { .. } => {
+                "users with such a session start a new one; to keep their sessions, add a migration from that version (#[session(migrate_from = ...)])"
+            }
+            Self::Fingerprint { .. } => {
+                "users with such a session start a new one and the cookie is removed; when changing the struct, bump #[session(version = ...)] and add a migration so sessions carry over (assert_schema! catches this at compile time)"
+            }
+            Self::SessionMode { .. } => "users with such a session sign in again",
         }
     }
 }

@@ -120,6 +120,10 @@ pub struct SessionHandle<T> {
     changed: bool,
     pending: Pending,
     mode: Mode,
+    /// Every session cookie of the request was refused, for reasons that end it for every
+    /// application that could have written it ([`Rejection::ends_the_cookie`]): saving an
+    /// unchanged session answers a removal, so the browser stops sending it.
+    remove_refused: bool,
 }
 
 /// What a handle keeps besides its data, by session mode. The manager that creates a handle
@@ -288,10 +292,16 @@ impl SessionManager {
         handle: &mut SessionHandle<T>,
     ) -> Result<Option<SetCookie>, SessionError> {
         let now = self.now();
-        match &self.inner.config.store {
-            None => self.save_cookie(handle, now),
-            Some(store) => self.save_stored(store.as_ref(), handle, now).await,
+        let set_cookie = match &self.inner.config.store {
+            None => self.save_cookie(handle, now)?,
+            Some(store) => self.save_stored(store.as_ref(), handle, now).await?,
+        };
+        if set_cookie.is_none() && handle.remove_refused && handle.pending != Pending::ReadOnly {
+            // A refused cookie that nothing replaced: removed, so the browser stops sending it.
+            handle.remove_refused = false;
+            return Ok(Some(self.removal()));
         }
+        Ok(set_cookie)
     }
 
     /// The `Set-Cookie` that removes the session cookie.
@@ -360,6 +370,7 @@ impl<T: SessionData> SessionHandle<T> {
             changed: false,
             pending: Pending::Nothing,
             mode,
+            remove_refused: false,
         }
     }
 

@@ -55,6 +55,7 @@ impl SessionManager {
     ) -> SessionHandle<T> {
         let cookie = &self.inner.config.cookie;
         let mut first_rejection = None;
+        let mut all_dead = true;
         let mut buf = Vec::new();
         // Duplicates: the most recently issued of the tokens that verify wins (a sibling
         // subdomain may plant its own valid session ahead of the victim's; browsers send the
@@ -68,6 +69,7 @@ impl SessionManager {
                     }
                 }
                 Err(rejection) => {
+                    all_dead &= rejection.ends_the_cookie();
                     first_rejection.get_or_insert(rejection);
                 }
             }
@@ -83,7 +85,9 @@ impl SessionManager {
             None => SessionHandle::fresh(LoadStatus::New, mode),
             Some(rejection) => {
                 rejection.log(cookie.cookie_name());
-                SessionHandle::fresh(LoadStatus::Rejected(rejection), mode)
+                let mut handle = SessionHandle::fresh(LoadStatus::Rejected(rejection), mode);
+                handle.remove_refused = all_dead;
+                handle
             }
         }
     }
@@ -132,6 +136,7 @@ impl SessionManager {
                 payload,
                 mac,
             }),
+            remove_refused: false,
         })
     }
 

@@ -153,3 +153,91 @@ fn garbage_never_panics() {
         assert!(handle.is_new(), "{header:?}");
     }
 }
+
+/// A session type of `name`, `version` and `fingerprint`, with the fields of [`Typical`].
+macro_rules! variant {
+    ($ty:ident, $name:expr, $version:expr, $fingerprint:expr) => {
+        #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+        struct $ty {
+            user_id: u64,
+        }
+        impl session_core::SessionData for $ty {
+            const SCHEMA: session_core::Schema = session_core::Schema {
+                name: $name,
+                version: $version,
+                fingerprint: $fingerprint,
+            };
+        }
+    };
+}
+
+variant!(OtherType, "other", 1, 0x1234_abcd);
+variant!(NewerVersion, "app", 2, 0x1234_abcd);
+variant!(OlderVersion, "app", 0, 0x1234_abcd);
+variant!(ChangedFields, "app", 1, 0x0bad_f00d);
+
+/// What saving an untouched session loaded from `cookie` answers.
+fn answer_to<T: session_core::SessionData>(
+    manager: &session_core::SessionManager,
+    cookie: &str,
+) -> Option<session_core::session::SetCookie> {
+    let mut handle = load::<T>(manager, cookie);
+    assert!(
+        matches!(handle.status(), LoadStatus::Rejected(_)),
+        "{:?}",
+        handle.status()
+    );
+    save(manager, &mut handle)
+}
+
+#[test]
+fn a_cookie_refused_for_good_is_removed_one_of_another_schema_or_a_newer_version_is_not() {
+    let clock = clock();
+    let (config, _) = config(&clock.clone());
+    let manager = manager_with(config.idle_timeout(Some(Duration::minutes(30))));
+    let typical = format!("session={}", mint(&manager, Typical::sample()));
+    // Dead for everyone who could have written it: removed.
+    for (what, removal) in [
+        (
+            "a tampered cookie",
+            answer_to::<Typical>(&manager, &format!("{typical}x")),
+        ),
+        ("garbage", answer_to::<Typical>(&manager, "session=garbage")),
+        (
+            "changed fields, same version",
+            answer_to::<ChangedFields>(&manager, &typical),
+        ),
+        (
+            "an older version",
+            answer_to::<NewerVersion>(&manager, &typical),
+        ),
+    ] {
+        let removal = removal.unwrap_or_else(|| panic!("{what}: a removal"));
+        assert!(removal.is_removal(), "{what}: {removal:?}");
+    }
+    // Maybe alive elsewhere: left alone.
+    for (what, answer) in [
+        (
+            "another session type's cookie",
+            answer_to::<OtherType>(&manager, &typical),
+        ),
+        (
+            "a newer version's cookie (a rollout)",
+            answer_to::<OlderVersion>(&manager, &typical),
+        ),
+    ] {
+        assert!(answer.is_none(), "{what}: {answer:?}");
+    }
+    // A valid duplicate: nothing is removed.
+    let mut handle = load::<Typical>(&manager, &format!("session=garbage; {typical}"));
+    assert!(matches!(handle.status(), LoadStatus::Loaded { .. }));
+    assert!(save(&manager, &mut handle).is_none());
+    // A route that only looks writes nothing.
+    let mut handle = load::<Typical>(&manager, "session=garbage");
+    handle.leave_cookie_unchanged();
+    assert!(save(&manager, &mut handle).is_none());
+    // Expired: removed.
+    clock.advance(Duration::minutes(31));
+    let removal = answer_to::<Typical>(&manager, &typical).expect("a removal");
+    assert!(removal.is_removal());
+}

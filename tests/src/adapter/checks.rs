@@ -40,6 +40,10 @@ pub(super) const PER_BACKEND: &[Check] = &[
         "the most recently issued valid duplicate wins",
         the_most_recently_issued_valid_duplicate_wins,
     ),
+    (
+        "a refused cookie is removed, a valid one never",
+        a_refused_cookie_is_removed_a_valid_one_never,
+    ),
     ("logout removes the cookie", logout_removes_the_cookie),
     (
         "renew re-issues with a fresh issued-at",
@@ -230,6 +234,75 @@ fn the_most_recently_issued_valid_duplicate_wins(app: &dyn ConformanceApp, backe
             "{header}: the most recently issued one is read"
         );
     }
+}
+
+fn assert_removal(answer: &Answer, what: &str) {
+    let header = answer.set_cookie.as_deref().unwrap_or_default();
+    assert!(
+        header.starts_with("session=;") && header.contains("Max-Age=0"),
+        "{what}: the refused cookie is removed: {:?}",
+        answer.set_cookie
+    );
+}
+
+/// A cookie refused for good (tampered, expired, ended) is answered with a removal, so the
+/// browser stops sending it; never when another cookie of the request was accepted, and never
+/// on a route that only looks.
+fn a_refused_cookie_is_removed_a_valid_one_never(app: &dyn ConformanceApp, backend: Backend) {
+    let setup = Fixture::new(backend);
+    let server = app.start(Some(setup.config()));
+    let valid = get(&server, "/write", None).cookie();
+    let token = valid
+        .split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default();
+    let mut flipped = token.into_bytes();
+    let middle = flipped.len() / 2;
+    flipped[middle] = if flipped[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("session={}", String::from_utf8(flipped).expect("ascii"));
+
+    let read = get(&server, "/read", Some(&tampered));
+    assert_eq!((read.status, read.body.as_str()), (200, "0"));
+    assert_removal(&read, "a tampered cookie");
+    let peek = get(&server, "/peek", Some(&tampered));
+    assert!(
+        peek.set_cookie.is_none(),
+        "a peek writes nothing: {:?}",
+        peek.set_cookie
+    );
+    let write = get(&server, "/write", Some(&tampered));
+    assert_eq!(write.body, "1");
+    assert!(
+        write
+            .set_cookie
+            .as_deref()
+            .is_some_and(|h| !h.starts_with("session=;")),
+        "a new session replaces it: {:?}",
+        write.set_cookie
+    );
+    for header in [
+        format!("{tampered}; {valid}"),
+        format!("{valid}; {tampered}"),
+    ] {
+        let read = get(&server, "/read", Some(&header));
+        assert_eq!(read.body, "1", "{header}");
+        assert!(
+            read.set_cookie.is_none(),
+            "{header}: the valid one stays: {:?}",
+            read.set_cookie
+        );
+    }
+    if setup.stored() {
+        let logout = post(&server, "/logout", Some(&valid));
+        assert!(logout.set_cookie.is_some());
+        assert_removal(
+            &get(&server, "/read", Some(&valid)),
+            "a cookie copied before logout",
+        );
+    }
+    let expiring = get(&server, "/write", None).cookie();
+    setup.clock.advance(Duration::minutes(31));
+    assert_removal(&get(&server, "/read", Some(&expiring)), "an expired cookie");
 }
 
 fn logout_removes_the_cookie(app: &dyn ConformanceApp, backend: Backend) {

@@ -24,6 +24,7 @@ impl SessionManager {
     ) -> Result<SessionHandle<T>, SessionError> {
         let cookie = self.inner.config.cookie.cookie_name();
         let mut first_rejection = None;
+        let mut all_dead = true;
         let mut buf = Vec::new();
         // Duplicates: the most recently issued of the tokens that verify is looked up first
         // (a sibling subdomain may plant its own valid session ahead of the victim's).
@@ -32,10 +33,13 @@ impl SessionManager {
             match self.open_id::<T>(value, now, &mut buf) {
                 Ok(opened) => verified.push(opened),
                 Err(rejection) => {
+                    all_dead &= rejection.ends_the_cookie();
                     first_rejection.get_or_insert(rejection);
                 }
             }
         }
+        // Tokens past the lookups are never looked up: nothing is known about them.
+        all_dead &= verified.len() <= MAX_LOOKUPS;
         verified.sort_by_key(|(_, _, times, _, _)| {
             std::cmp::Reverse((times.last_active, times.issued_at))
         });
@@ -66,9 +70,11 @@ impl SessionManager {
                             record: Some(Box::new(stored)),
                             pending_user: None,
                         }),
+                        remove_refused: false,
                     });
                 }
                 Err(rejection) => {
+                    all_dead &= rejection.ends_the_cookie();
                     first_rejection.get_or_insert(rejection);
                 }
             }
@@ -78,7 +84,9 @@ impl SessionManager {
             None => SessionHandle::fresh(LoadStatus::New, mode),
             Some(rejection) => {
                 rejection.log(cookie);
-                SessionHandle::fresh(LoadStatus::Rejected(rejection), mode)
+                let mut handle = SessionHandle::fresh(LoadStatus::Rejected(rejection), mode);
+                handle.remove_refused = all_dead;
+                handle
             }
         })
     }
