@@ -24,9 +24,13 @@ counts statuses above 399 as "Non-2xx or 3xx responses") stops the run.
     python3 bench/run.py --json out.json      # also write the results as JSON
     python3 bench/run.py --markdown out.json  # only render BENCHMARKS.md tables from JSON
 
---stores starts its own redis-server (pinned to core 1 with wrk) and also reports the
-redis-server CPU (user + system) per request, server + store CPU per request, and wrk's p99
-latency. --load runs many concurrent clients for a fixed time against ours-redis and the peers'
+--stores starts its own redis-server and PostgreSQL server (initdb into a temporary directory,
+fsync off, as `nobody` when run as root; both pinned to core 1 with wrk) and also reports the
+store server's CPU (user + system) per request (redis-server; for PostgreSQL every process of
+the cluster: postmaster, backends, background processes, and children reaped meanwhile),
+server + store CPU per request, and wrk's p99 latency. SQLite runs inside the bench server
+(sqlx's worker threads), so its cost is in the server's CPU. The SQL variants give each
+variant a database of its own (PostgreSQL) or a file of its own (SQLite). --load runs many concurrent clients for a fixed time against ours-redis and the peers'
 Redis stores on axum and actix, and reports requests/s, p99 latency and errors (which must be
 zero for every variant).
 
@@ -38,12 +42,14 @@ sent), `cpu_us` (server user + system CPU per request), `added_us` (cpu_us minus
 `baseline_cpu_us`, the baseline with a cookie of the same length; null on baselines),
 `user_cpu_us` and `added_user_us` (the same, user CPU only: the session layer's own code runs
 in user space, while system time, mostly loopback TCP, is most of the run-to-run noise), `rps`,
-`p99_ms`, in store runs `store_cpu_us` (Redis variants) and `total_cpu_us` (server + store),
+`p99_ms`, in store runs `store_cpu_us` (Redis and PostgreSQL variants) and `total_cpu_us`
+(server + store), in instruction store runs `store_instructions` (the same variants),
 `cpu_us_rounds` (every round's cpu_us), and the run's `seconds`, `rounds`, `connections`,
 `seed`.
 
 Needs wrk (apt-get install -y wrk), taskset (util-linux) and, for --stores and --load,
-redis-server.
+redis-server; for --stores, PostgreSQL's initdb and postgres (on PATH or in
+/usr/lib/postgresql/*/bin) and, as root, setpriv (util-linux).
 """
 
 import argparse
@@ -73,9 +79,10 @@ FRAMEWORKS = {
     "actix": ("actix-bench", ["ours", "ours-encrypted", "actix-session", "actix-session-private"]),
     "rocket": ("rocket-bench", ["ours", "ours-encrypted", "private-cookies"]),
 }
-# Store mode: framework -> (binary, variants); peers need the bench's `store-peers` feature.
+# Store mode: framework -> (binary, variants); peers need the bench's `store-peers` feature, the
+# SQL variants its `sql-stores` feature. actix has no SQL rows: actix-session has no SQL store.
 STORE_FRAMEWORKS = {
-    "axum": ("axum-bench", ["ours-memory", "tower-sessions", "ours-redis", "tower-sessions-redis"]),
+    "axum": ("axum-bench", ["ours-memory", "tower-sessions", "ours-redis", "tower-sessions-redis", "ours-postgres", "tower-sessions-postgres", "ours-sqlite", "tower-sessions-sqlite"]),
     "actix": ("actix-bench", ["ours-memory", "ours-redis", "actix-session-redis"]),
 }
 
@@ -97,6 +104,10 @@ VARIANTS = {
     "actix-session-private": ("actix-session (CookieSessionStore, private: encrypted)", "cookie", "ours-encrypted"),
     "private-cookies": ("Rocket private cookies (encrypted; value: JSON, our choice)", "cookie", "ours-encrypted"),
     "tower-sessions-redis": ("tower-sessions 0.14 + tower-sessions-redis-store (fred)", "redis", "ours-redis"),
+    "ours-postgres": ("ours, PostgresStore", "postgres", None),
+    "ours-sqlite": ("ours, SqliteStore", "sqlite", None),
+    "tower-sessions-postgres": ("tower-sessions 0.14 + tower-sessions-sqlx-store 0.15 (PostgreSQL)", "postgres", "ours-postgres"),
+    "tower-sessions-sqlite": ("tower-sessions 0.14 + tower-sessions-sqlx-store 0.15 (SQLite)", "sqlite", "ours-sqlite"),
     "actix-session-redis": ("actix-session RedisSessionStore", "redis", "ours-redis"),
 }
 
@@ -241,19 +252,24 @@ class Cell:
 
 
 def measure_once(cell, seconds, connections, store=None):
+    """One wrk run on a cell; `store` (a `StoreProcess` or `PostgresCluster`, or None) is the
+    database server of the cell's variant, whose CPU is read around the run too."""
     user_before, system_before = cpu_ticks_split(cell.server.proc.pid)
-    store_before = cpu_ticks(store.pid) if store else 0
+    store_before = store.ticks() if store else 0
     requests, _, p99 = wrk(f"{cell.server.url}/{cell.route}", cell.cookie, seconds, connections)
     user_after, system_after = cpu_ticks_split(cell.server.proc.pid)
     user = user_after - user_before
     ticks = user + system_after - system_before
-    store_ticks = (cpu_ticks(store.pid) - store_before) if store else 0
+    store_ticks = (store.ticks() - store_before) if store else 0
     per_request = lambda t: t / TICK / requests * 1e6  # noqa: E731
     cell.samples.append((per_request(ticks), requests / seconds, p99, per_request(store_ticks), per_request(user)))
 
 
-def run_framework(framework, binary, variants, args, rng, run, store=None, env=None):
-    """Measures one framework's baseline and variants, interleaved; returns the JSON rows."""
+def run_framework(framework, binary, variants, args, rng, run, stores=None, env=None):
+    """Measures one framework's baseline and variants, interleaved; returns the JSON rows.
+    `stores` maps a mode ("redis", "postgres") to its database server, whose CPU per request
+    is reported for the variants of that mode."""
+    stores = stores or {}
     servers = []
     try:
         for variant in ["none"] + variants:
@@ -274,7 +290,7 @@ def run_framework(framework, binary, variants, args, rng, run, store=None, env=N
             print(f"{framework} round {round_} order: {' '.join(c.name for c in order)}")
             sys.stdout.flush()
             for i, cell in enumerate(order, 1):
-                measure_once(cell, args.seconds, args.connections, store)
+                measure_once(cell, args.seconds, args.connections, stores.get(VARIANTS[cell.server.variant][1]))
                 print(f"  [{round_}/{args.rounds} {i}/{len(order)}] {framework} {cell.name}: {cell.samples[-1][0]:.2f} µs/req", file=sys.stderr)
         for cell in cells:  # the cookies still verify after the whole measurement
             check(binary, cell.server, cell.cookie)
@@ -300,15 +316,167 @@ def run_framework(framework, binary, variants, args, rng, run, store=None, env=N
             baseline_user = base_user[(cell.route, len(cell.cookie))]
             row.update(baseline_cpu_us=round(baseline_cpu, 3), added_us=round(cpu - baseline_cpu, 3), added_user_us=round(user_cpu - baseline_user, 3))
         row.update(rps=round(cell.median(1)), p99_ms=round(cell.median(2), 3))
-        if store:
-            store_cpu = cell.median(3) if mode == "redis" else 0.0
-            if mode == "redis":
+        if run == "stores":
+            store_cpu = cell.median(3) if mode in stores else 0.0
+            if mode in stores:
                 row["store_cpu_us"] = round(store_cpu, 3)
             row["total_cpu_us"] = round(cpu + store_cpu, 3)
         row["cpu_us_rounds"] = [round(s[0], 3) for s in cell.samples]
         row.update(meta)
         rows.append(row)
     return rows
+
+
+class StoreProcess:
+    """A database server that is one process (redis-server): its CPU is that process's."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.pid = proc.pid
+
+    def ticks(self):
+        return cpu_ticks(self.pid)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def cluster_pids(postmaster):
+    """The postmaster and its live children (backends, background workers)."""
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[1]) == postmaster:  # field 4, ppid
+                pids.append(int(entry))
+    return pids
+
+
+class PostgresCluster:
+    """A PostgreSQL server of its own for the run (see `start_postgres`). Its CPU is the CPU
+    of every process of the cluster: the postmaster, its live children (one backend per
+    connection, and the background processes: WAL writer, checkpointer, autovacuum...), and the
+    children that exited (their CPU lands in the postmaster's cutime + cstime when it reaps
+    them)."""
+
+    def __init__(self, proc, directory, port):
+        self.proc, self.directory, self.port = proc, directory, port
+        self.pid = proc.pid
+        self.url = f"postgres://postgres@127.0.0.1:{port}/postgres"
+
+    def ticks(self):
+        total = 0
+        for pid in cluster_pids(self.pid):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a child that exited between the listing and now: reaped into cutime
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            if pid == self.pid:
+                total += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped children
+        return total
+
+    def stop(self):
+        """Fast shutdown (SIGINT: backends end, no checkpoint wait), then the directory goes."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(2)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def postgres_bin_dir():
+    """The directory with `initdb` and `postgres`: on PATH, else the newest of Debian's
+    /usr/lib/postgresql/<version>/bin (as tests/src/servers.rs finds it)."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if directory and all(os.path.isfile(os.path.join(directory, b)) for b in ("initdb", "postgres")):
+            return directory
+    versions = []
+    if os.path.isdir("/usr/lib/postgresql"):
+        for entry in os.listdir("/usr/lib/postgresql"):
+            directory = os.path.join("/usr/lib/postgresql", entry, "bin")
+            if entry.isdigit() and all(os.path.isfile(os.path.join(directory, b)) for b in ("initdb", "postgres")):
+                versions.append((int(entry), directory))
+    if not versions:
+        raise SystemExit("PostgreSQL is required for the SQL store variants: apt-get install -y postgresql (initdb and postgres on PATH or in /usr/lib/postgresql/*/bin)")
+    return max(versions)[1]
+
+
+def nobody():
+    """The uid and gid of `nobody`, from /etc/passwd (65534 when it does not say)."""
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                parts = line.split(":")
+                if parts[0] == "nobody":
+                    return int(parts[2]), int(parts[3])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 65534, 65534
+
+
+def start_postgres(wrapper=None, patience=30, writable=(), settings=()):
+    """A PostgreSQL server of its own, as the tests start theirs (tests/src/servers.rs):
+    `initdb` into a temporary directory, `postgres` on a free loopback port with its socket in
+    that directory, trust authentication for `postgres`, `fsync` and `full_page_writes` off.
+    As root it runs as `nobody` (PostgreSQL refuses root), through `setpriv`, which execs, so
+    the process started is the postmaster itself. Pinned to core 1 (with wrk), or under
+    `wrapper` (valgrind; `writable` are directories the server must write, given to nobody)."""
+    import tempfile
+    bin_dir = postgres_bin_dir()
+    directory = tempfile.mkdtemp(prefix="bench-postgres-")
+    drop = []
+    if os.geteuid() == 0:
+        uid, gid = nobody()
+        for path in (directory, *writable):
+            os.chown(path, uid, gid)
+        drop = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+    data = os.path.join(directory, "data")
+    with open(os.path.join(directory, "initdb.log"), "w") as log:
+        status = subprocess.run(drop + [os.path.join(bin_dir, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], cwd=directory, stdout=log, stderr=log)
+    if status.returncode != 0:
+        raise SystemExit(f"initdb failed:\n{open(os.path.join(directory, 'initdb.log')).read()}")
+    for _ in range(5):
+        port = free_port()
+        options = ["listen_addresses=127.0.0.1", "fsync=off", "full_page_writes=off", "max_connections=100", "shared_buffers=32MB", "unix_socket_permissions=0700", *settings]
+        postgres = [os.path.join(bin_dir, "postgres"), "-D", data, "-k", directory, "-p", str(port)] + [a for s in options for a in ("-c", s)]
+        # setpriv before valgrind, so that valgrind, too, runs as nobody.
+        command = drop + wrapper + postgres if wrapper else ["taskset", "-c", "1"] + drop + postgres
+        log = open(os.path.join(directory, "postgres.log"), "a")
+        proc = subprocess.Popen(command, cwd=directory, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        cluster = PostgresCluster(proc, directory, port)
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline and proc.poll() is None:
+            if postgres_accepts_sessions(port):
+                return cluster
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(directory, ignore_errors=True)
+    raise SystemExit("postgres did not start on any of five free ports")
+
+
+def postgres_accepts_sessions(port):
+    """The server answers a startup message with an authentication request ('R'), not an
+    error ('E': still starting up)."""
+    import struct
+    body = struct.pack(">I", 196608) + b"user\0postgres\0database\0postgres\0\0"
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.settimeout(2)
+            s.sendall(struct.pack(">I", len(body) + 4) + body)
+            return s.recv(1) == b"R"
+    except OSError:
+        return False
 
 
 def start_redis(wrapper=None, patience=10):
@@ -340,19 +508,34 @@ def cookie_mode(args, rng):
     return rows
 
 
+STORE_FEATURES = ["--features", "store-peers,sql-stores"]
+
+
+def uses_mode(frameworks, mode):
+    return any(VARIANTS[v][1] == mode for f in frameworks for v in STORE_FRAMEWORKS[f][1])
+
+
 def stores(args, rng):
+    import tempfile
     frameworks = [f for f in args.frameworks.split(",") if f in STORE_FRAMEWORKS]
-    build([["--features", "store-peers"]] + [["--bin", STORE_FRAMEWORKS[f][0]] for f in frameworks])
+    build([STORE_FEATURES] + [["--bin", STORE_FRAMEWORKS[f][0]] for f in frameworks])
     redis, url = start_redis()
+    servers = {"redis": StoreProcess(redis)}
     env = dict(os.environ, BENCH_REDIS_URL=url)
+    sqlite_dir = tempfile.mkdtemp(prefix="bench-sqlite-")
+    env["BENCH_SQLITE_DIR"] = sqlite_dir
     rows = []
     try:
+        if uses_mode(frameworks, "postgres"):
+            servers["postgres"] = start_postgres()
+            env["BENCH_POSTGRES_URL"] = servers["postgres"].url
         for framework in frameworks:
             binary, variants = STORE_FRAMEWORKS[framework]
-            rows += run_framework(framework, binary, variants, args, rng, "stores", redis, env)
+            rows += run_framework(framework, binary, variants, args, rng, "stores", servers, env)
     finally:
-        redis.kill()
-        redis.wait()
+        for server in servers.values():
+            server.stop()
+        shutil.rmtree(sqlite_dir, ignore_errors=True)
     return rows
 
 
@@ -470,23 +653,97 @@ def start_redis_callgrind(out_dir):
     return start_redis(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}"], patience=60)
 
 
+def callgrind_file_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise SystemExit(f"no totals in {path}")
+
+
+class CallgrindProcess:
+    """The instructions of one process under callgrind (redis-server) between two marks."""
+
+    def __init__(self, pid, out_dir):
+        self.pid, self.out_dir, self.before = pid, out_dir, set()
+
+    def mark(self):
+        _, self.before = callgrind_total(self.pid, self.out_dir, self.before)
+
+    def since_mark(self):
+        (total, _), self.before = callgrind_total(self.pid, self.out_dir, self.before)
+        return total
+
+
+def postgres_backends_instructions(binary, variant, route, count, env, cluster, out_dir):
+    """The instructions PostgreSQL's backends spend on one life of a bench server (started
+    natively, not under valgrind): 50 requests of warm-up then `count` more on `route`, all
+    checked. A backend forked by a postmaster under callgrind is under callgrind too and writes
+    its whole count to its own `callgrind.postgres.<pid>` file when it exits, which it does
+    when the server's pool closes its connection. (callgrind_control cannot reach a forked
+    child: valgrind gives only the first process a vgdb pipe.) The backends started during
+    the life are the ones that served it; the cluster's background processes live through it
+    and are not counted (autovacuum is off in this cluster, so nothing else comes and goes)."""
+    def files():
+        return {f for f in os.listdir(out_dir) if f.startswith("callgrind.postgres.")}
+
+    files_before = files()
+    children_before = set(cluster_pids(cluster.pid)[1:])
+    server = start(binary, variant, env)
+    try:
+        requests_on_one_connection(server.url, route, server.cookie, 50)
+        if count:
+            requests_on_one_connection(server.url, route, server.cookie, count)
+    finally:
+        server.stop()
+    deadline = time.monotonic() + 120
+    while set(cluster_pids(cluster.pid)[1:]) - children_before:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the PostgreSQL backends of {variant} did not exit")
+        time.sleep(0.1)
+    fresh = [f for f in files() - files_before if int(f.split(".")[2]) not in children_before]
+    if not fresh:
+        raise SystemExit(f"no callgrind file from a PostgreSQL backend of {variant}")
+    return sum(callgrind_file_total(os.path.join(out_dir, f)) for f in fresh)
+
+
+def postgres_per_request(binary, variant, route, count, env, cluster, out_dir):
+    """Backend instructions per request: a life of `count` requests after the warm-up, minus
+    a life of the warm-up alone (what connecting, migrating and /init cost)."""
+    with_requests = postgres_backends_instructions(binary, variant, route, count, env, cluster, out_dir)
+    without = postgres_backends_instructions(binary, variant, route, 0, env, cluster, out_dir)
+    return (with_requests - without) / count
+
+
+def start_postgres_callgrind(out_dir):
+    """A PostgreSQL cluster of its own under callgrind, every backend counted."""
+    out = os.path.join(out_dir, "callgrind.postgres.%p")
+    return start_postgres(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}"], patience=120, writable=(out_dir,), settings=["autovacuum=off"])
+
+
 def instructions(args):
     """Instructions per request per (framework, variant, route), minus the baseline's; with
-    --stores, store mode, with redis-server's own instructions per request too."""
+    --stores, store mode, with the database server's own instructions per request too
+    (redis-server; PostgreSQL's backends)."""
     import tempfile
     if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
         raise SystemExit("valgrind is required: apt-get install -y valgrind")
     table = STORE_FRAMEWORKS if args.stores else FRAMEWORKS
     frameworks = [f for f in args.frameworks.split(",") if f in table]
-    build(([["--features", "store-peers"]] if args.stores else []) + [["--bin", table[f][0]] for f in frameworks])
+    build(([STORE_FEATURES] if args.stores else []) + [["--bin", table[f][0]] for f in frameworks])
     count = args.instructions_requests
     rows = []
     with tempfile.TemporaryDirectory() as out_dir:
-        redis, env = None, None
+        redis, postgres, env, counters = None, None, None, {}
+        sqlite_dir = tempfile.mkdtemp(prefix="bench-sqlite-")
         if args.stores:
             redis, url = start_redis_callgrind(out_dir)
-            env = dict(os.environ, BENCH_REDIS_URL=url)
-        redis_before = set()
+            env = dict(os.environ, BENCH_REDIS_URL=url, BENCH_SQLITE_DIR=sqlite_dir)
+            counters["redis"] = CallgrindProcess(redis.pid, out_dir)
+            if uses_mode(frameworks, "postgres"):
+                os.chmod(out_dir, 0o755)
+                postgres = start_postgres_callgrind(out_dir)
+                env["BENCH_POSTGRES_URL"] = postgres.url
         for framework in frameworks:
             binary, variants = table[framework]
             per_request = {}
@@ -495,20 +752,19 @@ def instructions(args):
 
             def count_cells(server, cells):
                 """Counts each (key, route, cookie) cell on one running server."""
-                nonlocal redis_before
                 before = set()
+                store = counters.get(VARIANTS[server.variant][1])
                 for key, route, cookie in cells:
                     # Warm up (allocator, caches of ours and theirs), then count.
                     requests_on_one_connection(server.url, route, cookie, 50)
                     _, before = callgrind_total(server.proc.pid, out_dir, before)
-                    if redis:
-                        _, redis_before = callgrind_total(redis.pid, out_dir, redis_before)
+                    if store:
+                        store.mark()
                     requests_on_one_connection(server.url, route, cookie, count)
                     (total, sha), before = callgrind_total(server.proc.pid, out_dir, before)
                     per_request[(key, route)] = (total / count, sha / count)
-                    if redis:
-                        (store_total, _), redis_before = callgrind_total(redis.pid, out_dir, redis_before)
-                        store_per_request[(key, route)] = store_total / count
+                    if store:
+                        store_per_request[(key, route)] = store.since_mark() / count
                     print(f"  {framework} {key}/{route}: {total / count:,.0f} instructions/request ({sha / count:,.0f} in SHA-256)", file=sys.stderr)
 
             for variant in variants:
@@ -518,6 +774,10 @@ def instructions(args):
                     count_cells(server, [(variant, route, server.cookie) for route in ROUTES])
                 finally:
                     server.stop()
+                if postgres and VARIANTS[variant][1] == "postgres":
+                    for route in ROUTES:
+                        store_per_request[(variant, route)] = postgres_per_request(binary, variant, route, count, env, postgres, out_dir)
+                        print(f"  {framework} {variant}/{route}: {store_per_request[(variant, route)]:,.0f} PostgreSQL backend instructions/request", file=sys.stderr)
             # The baseline with a dummy cookie of each variant's length, so that receiving
             # (and the framework parsing) a longer cookie is not counted as session cost.
             server = start_callgrind(binary, "none", out_dir, env)
@@ -531,12 +791,15 @@ def instructions(args):
                     ir, sha = per_request[(variant, route)]
                     base_ir, base_sha = per_request[(("none", lengths[variant]), route)]
                     row = {"run": "instructions-stores" if args.stores else "instructions", "framework": framework, "mode": mode, "variant": variant, "label": label, "route": route, "cookie_bytes": lengths[variant], "instructions": round(ir), "sha256_instructions": round(sha), "baseline_instructions": round(base_ir), "added_instructions": round(ir - base_ir), "added_instructions_without_sha256": round((ir - sha) - (base_ir - base_sha)), "requests": count}
-                    if mode == "redis":
+                    if (variant, route) in store_per_request:
                         row["store_instructions"] = round(store_per_request[(variant, route)])
                     rows.append(row)
         if redis:
             redis.kill()
             redis.wait()
+        if postgres:
+            postgres.stop()
+        shutil.rmtree(sqlite_dir, ignore_errors=True)
     return rows
 
 
@@ -555,7 +818,7 @@ def render_instructions(rows):
     what = "store mode, " if rows[0]["run"] == "instructions-stores" else ""
     out = [f"instructions per request ({what}callgrind, {rows[0]['requests']} sequential requests on one connection per cell, after 50 of warm-up; added is over the no-session baseline sent a dummy cookie of the variant\'s length):", ""]
     stores = rows[0]["run"] == "instructions-stores"
-    columns = ["instructions", "added", "of which SHA-256", "added without SHA-256"] + (["redis-server"] if stores else [])
+    columns = ["instructions", "added", "of which SHA-256", "added without SHA-256"] + (["store server"] if stores else [])
     out.append("| framework | variant | " + " | ".join(f"{route}: {c}" for route in ROUTES for c in columns) + " |")
     out.append("|---|---|" + "---|" * (2 * len(columns)))
     groups = {}
@@ -573,9 +836,11 @@ def render_instructions(rows):
             if stores:
                 line.append(fmt(c.get("store_instructions")))
         out.append(f"| {framework} | {name} | " + " | ".join(line) + " |")
-    out += ["", "Ratios of added instructions (peer / ours; above 1 means ours executes fewer), all and without SHA-256" + (", and of redis-server's" if stores else "") + ":", ""]
-    out.append("| framework | peer / ours | write | read | write, without SHA-256 | read, without SHA-256 |" + (" write: redis-server | read: redis-server |" if stores else ""))
-    out.append("|---|---|---|---|---|---|" + ("---|---|" if stores else ""))
+    if stores:
+        out += ["", "The store server is redis-server for the Redis rows and, for the PostgreSQL rows, the backends serving the bench server's connections (counted over whole lives of a server, with and without the counted requests; the background processes are left out); SQLite runs inside the bench server, so its cost is in the server's columns."]
+    out += ["", "Ratios of added instructions (peer / ours; above 1 means ours executes fewer), all and without SHA-256" + (", of the store server's, and of added server + store server" if stores else "") + ":", ""]
+    out.append("| framework | peer / ours | write | read | write, without SHA-256 | read, without SHA-256 |" + (" write: store server | read: store server | write: server + store server | read: server + store server |" if stores else ""))
+    out.append("|---|---|---|---|---|---|" + ("---|---|---|---|" if stores else ""))
     for (framework, variant), cells in groups.items():
         if variant == "none" or variant.startswith("ours"):
             continue
@@ -586,6 +851,7 @@ def render_instructions(rows):
             line += [ratio(cells[r].get("added_instructions_without_sha256"), mine[r].get("added_instructions_without_sha256")) for r in ROUTES]
             if stores:
                 line += [ratio(cells[r].get("store_instructions"), mine[r].get("store_instructions")) for r in ROUTES]
+                line += [ratio(cells[r]["added_instructions"] + cells[r].get("store_instructions", 0), mine[r]["added_instructions"] + mine[r].get("store_instructions", 0)) for r in ROUTES]
             out.append(f"| {framework} | {cells['write']['label']} / {mine['write']['label']} | " + " | ".join(line) + " |")
     return out + [""]
 
@@ -755,7 +1021,7 @@ def main():
     unknown = [f for f in args.frameworks.split(",") if f and f not in known]
     if unknown:
         raise SystemExit(f"unknown framework(s) {', '.join(unknown)}; this mode has {', '.join(known)}")
-    print(f"seed {args.seed} (repeat the order with --seed {args.seed}); server pinned to core 0, wrk{' and redis-server' if args.stores else ''} to core 1")
+    print(f"seed {args.seed} (repeat the order with --seed {args.seed}); server pinned to core 0, wrk{', redis-server and postgres' if args.stores else ''} to core 1")
     rng = random.Random(args.seed)
     rows = stores(args, rng) if args.stores else cookie_mode(args, rng)
     write_json(args.json, rows)

@@ -56,8 +56,55 @@ pub fn redis_url() -> String {
     std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
+/// The SQL databases of the store variants (feature `sql-stores`): one PostgreSQL database and
+/// one SQLite file per variant, so that no variant reads or writes another's tables.
+#[cfg(feature = "sql-stores")]
+pub mod sql {
+    use session_store_sql::sqlx::{self, Connection as _};
+
+    /// The URL of this variant's own PostgreSQL database, created if missing on the server at
+    /// `BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`, a
+    /// database the server already has; the URL takes no query string): `bench_<variant>`
+    /// with `-` as `_`.
+    ///
+    /// # Panics
+    /// When the server cannot be reached or refuses to create the database.
+    pub async fn postgres_url(variant: &str) -> String {
+        let admin = std::env::var("BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let database = format!("bench_{}", variant.replace('-', "_"));
+        let mut connection = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("postgres (BENCH_POSTGRES_URL)");
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(&database)
+                .fetch_optional(&mut connection)
+                .await
+                .expect("pg_database");
+        if exists.is_none() {
+            sqlx::query(&format!("CREATE DATABASE \"{database}\""))
+                .execute(&mut connection)
+                .await
+                .expect("CREATE DATABASE");
+        }
+        connection.close().await.expect("close");
+        let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
+        format!("{server}/{database}")
+    }
+
+    /// This variant's own SQLite file: `<BENCH_SQLITE_DIR>/<variant>.db` (default: the
+    /// system's temporary directory).
+    pub fn sqlite_path(variant: &str) -> std::path::PathBuf {
+        std::env::var_os("BENCH_SQLITE_DIR")
+            .map_or_else(std::env::temp_dir, std::path::PathBuf::from)
+            .join(format!("{variant}.db"))
+    }
+}
+
 /// Our session settings for a variant: `ours` (signed cookie), `ours-encrypted` (encrypted
-/// cookie), `ours-memory`, `ours-redis`.
+/// cookie), `ours-memory`, `ours-redis`, and with the `sql-stores` feature `ours-postgres`
+/// and `ours-sqlite` (each on its own database, [`sql`], migrated at start).
 pub async fn our_config(variant: &str) -> session_core::SessionConfig {
     let keys = session_core::Keyring::new("k1", session_core::Key::generate()).expect("ring");
     let config = session_core::SessionConfig::new(keys);
@@ -72,6 +119,27 @@ pub async fn our_config(variant: &str) -> session_core::SessionConfig {
             )
             .await
             .expect("redis");
+            config.store(std::sync::Arc::new(store))
+        }
+        #[cfg(feature = "sql-stores")]
+        "ours-postgres" => {
+            let store = session_store_sql::PostgresStore::connect(
+                &sql::postgres_url(variant).await,
+                std::time::Duration::from_secs(2),
+            )
+            .await
+            .expect("postgres");
+            store.migrate().await.expect("migrate");
+            config.store(std::sync::Arc::new(store))
+        }
+        #[cfg(feature = "sql-stores")]
+        "ours-sqlite" => {
+            let url = format!("sqlite://{}", sql::sqlite_path(variant).display());
+            let store =
+                session_store_sql::SqliteStore::connect(&url, std::time::Duration::from_secs(2))
+                    .await
+                    .expect("sqlite");
+            store.migrate().await.expect("migrate");
             config.store(std::sync::Arc::new(store))
         }
         "ours-encrypted" => config.encrypt(true),

@@ -1,7 +1,10 @@
 //! axum bench server: `axum-bench <variant> <port>`; variants: `none`, `ours`,
 //! `ours-encrypted`, `ours-memory`, `ours-redis`, `tower-sessions`, `signed-jar` (JSON value),
 //! `signed-jar-postcard` (postcard + base64url value), `private-jar` (JSON value), and with the
-//! `store-peers` feature `tower-sessions-redis`. Redis variants use `BENCH_REDIS_URL`.
+//! `store-peers` feature `tower-sessions-redis`, with the `sql-stores` feature `ours-postgres`,
+//! `tower-sessions-postgres`, `ours-sqlite`, `tower-sessions-sqlite`. Redis variants use
+//! `BENCH_REDIS_URL`; PostgreSQL variants a database of their own on the server at
+//! `BENCH_POSTGRES_URL`, SQLite variants a file of their own in `BENCH_SQLITE_DIR`.
 //! Routes: `GET /init` (start a session with the typical data), `GET /write` (counter + 1),
 //! `GET /read` (read the name, change nothing). One runtime thread.
 
@@ -93,6 +96,53 @@ mod peer_tower_sessions_redis {
             .route("/write", axum::routing::get(write))
             .route("/read", axum::routing::get(read))
             .layer(layer)
+    }
+}
+
+/// tower-sessions 0.14 with its sqlx stores (tower-sessions-sqlx-store 0.15 is the release for
+/// 0.14, on sqlx 0.8 like ours), each on a database of its own, migrated at start.
+#[cfg(feature = "sql-stores")]
+mod peer_tower_sessions_sql {
+    tower_sessions_handlers!(tower_sessions_014::Session);
+
+    fn router<S: tower_sessions_014::SessionStore + Clone>(store: S) -> axum::Router {
+        axum::Router::new()
+            .route("/init", axum::routing::get(init))
+            .route("/write", axum::routing::get(write))
+            .route("/read", axum::routing::get(read))
+            .layer(tower_sessions_014::SessionManagerLayer::new(store))
+    }
+
+    /// As its README sets it up: a `PgPool` of sqlx's default options, then `migrate()`.
+    pub(crate) async fn postgres(variant: &str) -> axum::Router {
+        let url = bench::sql::postgres_url(variant).await;
+        let pool = tower_sessions_sqlx_store::sqlx::PgPool::connect(&url)
+            .await
+            .expect("postgres");
+        let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
+        store.migrate().await.expect("migrate");
+        router(store)
+    }
+
+    /// The pool options ours uses for a file (`SqliteStore::connect`): created if missing,
+    /// write-ahead log, a busy timeout, sqlx's defaults otherwise; then `migrate()`.
+    pub(crate) async fn sqlite(variant: &str) -> axum::Router {
+        use tower_sessions_sqlx_store::sqlx::sqlite::{
+            SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(bench::sql::sqlite_path(variant))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(2));
+        let pool = SqlitePoolOptions::new()
+            .acquire_timeout(std::time::Duration::from_secs(2))
+            .connect_with(options)
+            .await
+            .expect("sqlite");
+        let store = tower_sessions_sqlx_store::SqliteStore::new(pool);
+        store.migrate().await.expect("migrate");
+        router(store)
     }
 }
 
@@ -200,6 +250,14 @@ fn main() {
         "private-jar",
         #[cfg(feature = "store-peers")]
         "tower-sessions-redis",
+        #[cfg(feature = "sql-stores")]
+        "ours-postgres",
+        #[cfg(feature = "sql-stores")]
+        "tower-sessions-postgres",
+        #[cfg(feature = "sql-stores")]
+        "ours-sqlite",
+        #[cfg(feature = "sql-stores")]
+        "tower-sessions-sqlite",
     ]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -211,7 +269,8 @@ fn main() {
                 .route("/init", get(none_init))
                 .route("/write", get(none_write))
                 .route("/read", get(none_read)),
-            "ours" | "ours-encrypted" | "ours-memory" | "ours-redis" => {
+            "ours" | "ours-encrypted" | "ours-memory" | "ours-redis" | "ours-postgres"
+            | "ours-sqlite" => {
                 let layer =
                     session_axum::SessionLayer::<Typical>::new(bench::our_config(&variant).await)
                         .expect("config");
@@ -233,6 +292,10 @@ fn main() {
             }
             #[cfg(feature = "store-peers")]
             "tower-sessions-redis" => peer_tower_sessions_redis::router().await,
+            #[cfg(feature = "sql-stores")]
+            "tower-sessions-postgres" => peer_tower_sessions_sql::postgres(&variant).await,
+            #[cfg(feature = "sql-stores")]
+            "tower-sessions-sqlite" => peer_tower_sessions_sql::sqlite(&variant).await,
             "signed-jar" => signed_jar::router(),
             "signed-jar-postcard" => signed_jar_postcard::router(),
             _ => private_jar::router(),
