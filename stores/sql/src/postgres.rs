@@ -250,6 +250,7 @@ struct Statements {
     load: String,
     create: String,
     update: String,
+    update_set: String,
     touch: String,
     delete: String,
     lock_user: String,
@@ -285,14 +286,13 @@ impl Statements {
             "{create_schema}CREATE TABLE IF NOT EXISTS {r} (
     key BYTEA PRIMARY KEY,
     expires_unix_ms BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS {r_expires} ON {r} (expires_unix_ms);
+) WITH (fillfactor = 80);
 CREATE TABLE IF NOT EXISTS {f} (
     record BYTEA NOT NULL,
     name TEXT NOT NULL,
     value BYTEA NOT NULL,
     PRIMARY KEY (record, name)
-);
+) WITH (fillfactor = 80);
 CREATE TABLE IF NOT EXISTS {u} (
     user_key BYTEA PRIMARY KEY,
     generation BIGINT NOT NULL,
@@ -308,7 +308,6 @@ CREATE TABLE IF NOT EXISTS {s} (
 CREATE INDEX IF NOT EXISTS {s_deadline} ON {s} (user_key, expires_unix_ms);
 CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
 ",
-            r_expires = index(&tables.records, "expires"),
             u_expires = index(&tables.users, "expires"),
             s_deadline = index(&tables.user_sessions, "deadline"),
             s_expires = index(&tables.user_sessions, "expires"),
@@ -329,6 +328,19 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
     RETURNING key
 ), dropped AS (
     DELETE FROM {f} WHERE record IN (SELECT key FROM r) AND name <> ALL($3::text[])
+), written AS (
+    INSERT INTO {f} (record, name, value)
+    SELECT r.key, n.name, n.value FROM r, UNNEST($3::text[], $4::bytea[]) AS n (name, value)
+    ON CONFLICT (record, name) DO UPDATE SET value = EXCLUDED.value
+)
+SELECT count(*) FROM r"
+            ),
+            // $1 key, $2 deadline, $3 names, $4 values, $5 now: `update` without removals
+            // (what nearly every request writes).
+            update_set: format!(
+                "WITH r AS (
+    UPDATE {r} SET expires_unix_ms = $2 WHERE key = $1 AND expires_unix_ms > $5
+    RETURNING key
 ), written AS (
     INSERT INTO {f} (record, name, value)
     SELECT r.key, n.name, n.value FROM r, UNNEST($3::text[], $4::bytea[]) AS n (name, value)
@@ -508,16 +520,27 @@ impl SessionStore for PostgresStore {
                 return Ok(touched.rows_affected() == 1);
             }
             let (names, values) = fields_to_set(write.set, write.remove);
-            let updated: i64 = sqlx::query_scalar(&self.sql.update)
-                .bind(key)
-                .bind(expires)
-                .bind(names)
-                .bind(values)
-                .bind(write.remove)
-                .bind(now_ms())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(store_error)?;
+            let updated: i64 = if write.remove.is_empty() {
+                sqlx::query_scalar(&self.sql.update_set)
+                    .bind(key)
+                    .bind(expires)
+                    .bind(names)
+                    .bind(values)
+                    .bind(now_ms())
+                    .fetch_one(&self.pool)
+                    .await
+            } else {
+                sqlx::query_scalar(&self.sql.update)
+                    .bind(key)
+                    .bind(expires)
+                    .bind(names)
+                    .bind(values)
+                    .bind(write.remove)
+                    .bind(now_ms())
+                    .fetch_one(&self.pool)
+                    .await
+            }
+            .map_err(store_error)?;
             Ok(updated == 1)
         })
     }
