@@ -53,10 +53,33 @@
 //! |---|---|---|---|
 //! | `derive` | yes | `#[derive(SessionData)]`, re-exported from `session-macros` (pinned to the same version) | a proc-macro build (syn, quote, toml_edit) at compile time, nothing at run time; without it, implement [`SessionData`] by hand |
 //! | `memory-store` | yes | [`store::MemoryStore`], sessions in this process's memory | the `moka` cache (sync), no async runtime |
+//! | `metrics` | no | the counters and histograms of [Metrics](#metrics), through the [`metrics`](https://docs.rs/metrics) facade (0.24) | the facade crate only; per event, one call into the installed recorder (a key lookup and an atomic add), and around each store call two clock readings; off, the helpers are empty and nothing is timed |
 //!
 //! Redis and memcached stores are crates of their own (`session-store-redis`,
 //! `session-store-memcached`), so this crate's dependency tree has no async runtime and no
 //! store client.
+//!
+//! # Metrics
+//! With the `metrics` feature (each adapter has a `metrics` feature that turns it on), the
+//! session events are counted, and store calls timed, through the [`metrics`](https://docs.rs/metrics)
+//! facade. The application installs the recorder it likes (for Prometheus,
+//! `metrics-exporter-prometheus`; the demos serve it on `GET /metrics`); without one, nothing
+//! is kept. A [`SessionManager`] registers each metric's description and unit with the
+//! recorder in force when it is built.
+//!
+//! | metric | kind | labels | counts |
+//! |---|---|---|---|
+//! | `session_loaded_total` | counter | | existing sessions read: a session cookie accepted (store mode: and its record found) |
+//! | `session_created_total` | counter | | new sessions saved for the first time (cookie mode: a first token; store mode: a new record) |
+//! | `session_renewed_total` | counter | | sessions re-issued under a new id or token: [`SessionHandle::renew`], or a user key attached at login |
+//! | `session_ended_total` | counter | `cause`: `logout`, `revoked` | sessions ended: [`SessionHandle::logout`]; or by the application ([`SessionManager::end_session`], [`end_user_sessions`](SessionManager::end_user_sessions), [`end_other_sessions`](SessionManager::end_other_sessions)) |
+//! | `session_rejected_total` | counter | `reason`: [`Rejection::code`] (`bad_signature`, `expired_idle`, `unknown_session`, ...) | session cookies refused; the request went on with a fresh session |
+//! | `session_store_seconds` | histogram (seconds) | `op`: `load`, `save`, `delete`, `index` | the duration of each store call store mode makes, failed ones included (`index`: every per-user index method) |
+//! | `session_store_errors_total` | counter | `op`, as above | store calls that failed; a store without per-user generations answering that it has none is not a failure |
+//!
+//! Each metric moves where the matching `tracing` event is written (target `session`: one per
+//! rejection, one per lifecycle event), so logs and dashboards agree. Labels never carry a
+//! session id, a user key or any session data.
 
 #![deny(missing_docs)]
 
@@ -69,6 +92,7 @@ mod csrf;
 mod error;
 mod key;
 mod keyring;
+mod metrics;
 pub mod rejection;
 mod schema;
 pub mod session;

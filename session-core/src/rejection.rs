@@ -145,8 +145,10 @@ impl Rejection {
     /// Records this rejection as one `tracing` event for the cookie `cookie_name`. A schema
     /// mismatch (a deployment changed the session struct) comes with every request of every
     /// user who had a session, so only the first in the process is logged at `warn`, with what
-    /// to do; the rest at `debug`.
+    /// to do; the rest at `debug`. With the `metrics` feature, every rejection also counts in
+    /// `session_rejected_total{reason}`.
     pub(crate) fn log(&self, cookie_name: &str) {
+        crate::metrics::rejected(self);
         if let Self::SchemaMismatch(mismatch) = self {
             use std::sync::atomic::{AtomicBool, Ordering};
             static WARNED: AtomicBool = AtomicBool::new(false);

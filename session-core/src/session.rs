@@ -14,6 +14,7 @@ use time::Duration;
 use crate::config::SessionConfig;
 use crate::cookie::CookieSettings;
 use crate::error::{ConfigError, SessionError};
+use crate::metrics::MeteredStore;
 use crate::rejection::Rejection;
 use crate::schema::SessionData;
 use crate::store::StoreError;
@@ -177,6 +178,7 @@ impl SessionManager {
     /// A [`ConfigError`] when settings contradict each other.
     pub fn new(config: SessionConfig) -> Result<Self, ConfigError> {
         config.validate()?;
+        crate::metrics::describe();
         let codec = Codec::new(
             &config.keyring,
             &config.token_purpose(),
@@ -246,7 +248,8 @@ impl SessionManager {
             None => Ok(self.load_cookie(values, now)),
             Some(store) => {
                 let values: Vec<&str> = values.collect();
-                self.load_stored(store.as_ref(), values, now).await
+                self.load_stored(MeteredStore::new(store.as_ref()), values, now)
+                    .await
             }
         }
     }
@@ -294,7 +297,10 @@ impl SessionManager {
         let now = self.now();
         let set_cookie = match &self.inner.config.store {
             None => self.save_cookie(handle, now)?,
-            Some(store) => self.save_stored(store.as_ref(), handle, now).await?,
+            Some(store) => {
+                self.save_stored(MeteredStore::new(store.as_ref()), handle, now)
+                    .await?
+            }
         };
         if set_cookie.is_none() && handle.remove_refused && handle.pending != Pending::ReadOnly {
             // A refused cookie that nothing replaced: removed, so the browser stops sending it.

@@ -75,6 +75,7 @@ impl SessionManager {
             }
         }
         if let Some(handle) = best {
+            crate::metrics::loaded();
             if let Some(rejection) = first_rejection {
                 tracing::debug!(target: "session", cookie = cookie.cookie_name(), reason = Rejection::code(&rejection), "skipped a duplicate session cookie that was refused");
             }
@@ -150,7 +151,7 @@ impl SessionManager {
         let config = &self.inner.config;
         if handle.pending == Pending::Logout {
             if let Mode::Cookie(CookieState { mac: Some(mac), .. }) = &handle.mode {
-                events::ended_ref(LogRef::of(mac), "logout");
+                events::ended_ref(LogRef::of(mac), crate::metrics::EndCause::Logout);
             }
             return Ok(Some(self.removal()));
         }

@@ -5,6 +5,8 @@ mod support;
 mod cookies;
 mod expiry;
 mod logging;
+#[cfg(all(feature = "metrics", feature = "memory-store"))]
+mod metrics;
 mod modes;
 mod properties;
 mod rejections;

@@ -6,6 +6,7 @@
 
 use std::fmt::Display;
 
+use crate::metrics::{self, EndCause};
 use crate::store::{LogRef, RecordKey};
 
 /// A new session was written (store mode: a new record; cookie mode: a first token).
@@ -14,6 +15,7 @@ pub(in crate::session) fn created(session: &RecordKey) {
 }
 
 pub(in crate::session) fn created_ref(session: impl Display) {
+    metrics::created();
     tracing::info!(target: "session", session = %session, "session created");
 }
 
@@ -23,6 +25,7 @@ pub(in crate::session) fn renewed(session: &RecordKey, previous: &RecordKey) {
 }
 
 pub(in crate::session) fn renewed_ref(session: impl Display, previous: impl Display) {
+    metrics::renewed();
     tracing::info!(
         target: "session",
         session = %session,
@@ -31,17 +34,21 @@ pub(in crate::session) fn renewed_ref(session: impl Display, previous: impl Disp
     );
 }
 
-/// A session ended: `cause` is "logout" or "ended by the application".
-pub(in crate::session) fn ended(session: &RecordKey, cause: &'static str) {
+/// A session ended: by its own logout, or by the application (logged as "ended by the
+/// application").
+pub(in crate::session) fn ended(session: &RecordKey, cause: EndCause) {
     ended_ref(session.log_ref(), cause);
 }
 
-pub(in crate::session) fn ended_ref(session: impl Display, cause: &'static str) {
+pub(in crate::session) fn ended_ref(session: impl Display, cause: EndCause) {
+    metrics::ended(cause, 1);
+    let cause = cause.log_cause();
     tracing::info!(target: "session", session = %session, cause, "session ended");
 }
 
 /// The sessions of a user were ended ("log out everywhere"), all but `kept` if given.
 pub(in crate::session) fn user_sessions_ended(user: &str, ended: usize, kept: Option<&RecordKey>) {
+    metrics::ended(EndCause::Revoked, ended);
     let user = LogRef::of(user.as_bytes());
     match kept {
         None => tracing::info!(target: "session", user = %user, ended, "user's sessions ended"),

@@ -4,10 +4,11 @@
 use super::record::decode_record;
 use super::{STORE_ID_FINGERPRINT, StoreState};
 use crate::error::SessionError;
+use crate::metrics::MeteredStore;
 use crate::rejection::{Rejection, SchemaMismatch};
 use crate::schema::{STORE_ID_VERSION, SessionData, check_name};
 use crate::session::{LoadStatus, Mode, Pending, Reissue, SessionHandle, SessionManager};
-use crate::store::{RecordKey, SessionId, SessionStore};
+use crate::store::{RecordKey, SessionId};
 use crate::token::TokenTimes;
 
 /// At most this many of a request's session cookies are looked up in the store.
@@ -18,7 +19,7 @@ const MAX_CANDIDATES: usize = 8;
 impl SessionManager {
     pub(in crate::session) async fn load_stored<T: SessionData>(
         &self,
-        store: &dyn SessionStore,
+        store: MeteredStore<'_>,
         values: Vec<&str>,
         now: i64,
     ) -> Result<SessionHandle<T>, SessionError> {
@@ -60,6 +61,7 @@ impl SessionManager {
                             .or(refresh_due.then_some(Reissue::RefreshDue))
                             .or(fields_expired.then_some(Reissue::FieldExpired))
                     };
+                    crate::metrics::loaded();
                     return Ok(SessionHandle {
                         data,
                         status: LoadStatus::Loaded { reissue },

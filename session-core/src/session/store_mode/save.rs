@@ -7,10 +7,11 @@ use super::user_index::{read_generation, tidy_index};
 use super::write::RecordContent;
 use super::{StoreState, id_schema, serialize_error};
 use crate::error::SessionError;
+use crate::metrics::MeteredStore;
 use crate::rejection::Rejection;
 use crate::schema::{SessionData, collect_deadlines};
 use crate::session::{LoadStatus, Mode, Pending, SessionHandle, SessionManager, SetCookie};
-use crate::store::{RecordKey, SessionId, SessionStore, StoreError};
+use crate::store::{RecordKey, SessionId, StoreError};
 use crate::token::{SealInput, TokenTimes};
 
 impl SessionManager {
@@ -18,7 +19,7 @@ impl SessionManager {
     /// one with no record yet.
     pub(in crate::session) async fn save_stored<T: SessionData>(
         &self,
-        store: &dyn SessionStore,
+        store: MeteredStore<'_>,
         handle: &mut SessionHandle<T>,
         now: i64,
     ) -> Result<Option<SetCookie>, SessionError> {
@@ -28,7 +29,7 @@ impl SessionManager {
                 if let Some(stored) = &handle.store_state().record {
                     let key = stored.key;
                     store.delete(&key).await?;
-                    events::ended(&key, "logout");
+                    events::ended(&key, crate::metrics::EndCause::Logout);
                     if let Some(user) = stored.user() {
                         tidy_index(store, user, &key).await;
                     }
@@ -200,7 +201,7 @@ impl SessionManager {
     #[allow(clippy::too_many_arguments)]
     async fn create<T: SessionData>(
         &self,
-        store: &dyn SessionStore,
+        store: MeteredStore<'_>,
         handle: &mut SessionHandle<T>,
         fields: &[(&'static str, Vec<u8>)],
         deadlines: &[(u8, i64)],

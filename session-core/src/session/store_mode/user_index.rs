@@ -12,13 +12,16 @@
 use super::events;
 use super::record::{GENERATION, meta_head};
 use super::unix;
+use crate::metrics::MeteredStore;
 use crate::schema::SessionData;
 use crate::session::{SessionHandle, SessionManager};
-use crate::store::{RecordKey, RecordWrite, SessionStore, StoreError, UserSession};
+use crate::store::{RecordKey, RecordWrite, StoreError, UserSession};
 
 impl SessionManager {
-    fn require_store(&self) -> Result<&dyn SessionStore, StoreError> {
-        self.session_store().ok_or(StoreError::NoStore)
+    fn require_store(&self) -> Result<MeteredStore<'_>, StoreError> {
+        self.session_store()
+            .map(MeteredStore::new)
+            .ok_or(StoreError::NoStore)
     }
 
     /// Store mode: the live sessions of `user` (see [`SessionHandle::set_user_key`]), for an
@@ -122,7 +125,7 @@ impl SessionManager {
     /// has no generations).
     async fn next_generation(
         &self,
-        store: &dyn SessionStore,
+        store: MeteredStore<'_>,
         user: &str,
     ) -> Result<Option<u64>, StoreError> {
         let mut bytes = [0u8; 8];
@@ -160,7 +163,7 @@ impl SessionManager {
         let ended = store.delete(key).await?;
         store.index_remove(user, key).await?;
         if ended {
-            events::ended(key, "ended by the application");
+            events::ended(key, crate::metrics::EndCause::Revoked);
         }
         Ok(ended)
     }
@@ -168,7 +171,7 @@ impl SessionManager {
 
 /// Ends every session the index lists for `user`, but `keep`; answers how many were live.
 async fn end_listed(
-    store: &dyn SessionStore,
+    store: MeteredStore<'_>,
     user: &str,
     keep: Option<&RecordKey>,
 ) -> Result<usize, StoreError> {
@@ -187,7 +190,7 @@ async fn end_listed(
 
 /// The generation of `user`'s sessions, or `None` when the store has no generations.
 pub(super) async fn read_generation(
-    store: &dyn SessionStore,
+    store: MeteredStore<'_>,
     user: &str,
 ) -> Result<Option<u64>, StoreError> {
     match store.index_generation(user).await {
@@ -199,7 +202,7 @@ pub(super) async fn read_generation(
 
 /// Removes `key` from `user`'s index after the record is gone. Best effort: the session has
 /// ended either way, and a stale entry is skipped (and dropped) by the next listing.
-pub(super) async fn tidy_index(store: &dyn SessionStore, user: &str, key: &RecordKey) {
+pub(super) async fn tidy_index(store: MeteredStore<'_>, user: &str, key: &RecordKey) {
     if let Err(error) = store.index_remove(user, key).await {
         tracing::warn!(target: "session", %error, "a per-user session index entry was not removed");
     }
@@ -207,7 +210,7 @@ pub(super) async fn tidy_index(store: &dyn SessionStore, user: &str, key: &Recor
 
 /// When the live record under `key` was issued, if it belongs to `user`.
 async fn issued_to(
-    store: &dyn SessionStore,
+    store: MeteredStore<'_>,
     user: &str,
     key: &RecordKey,
 ) -> Result<Option<i64>, StoreError> {

@@ -6,9 +6,10 @@
 use super::record::{GENERATION, META, deadline_field, meta_bytes};
 use super::{Stored, serialize_error};
 use crate::error::SessionError;
+use crate::metrics::MeteredStore;
 use crate::schema::SessionData;
 use crate::session::{Reissue, SessionHandle, SessionManager};
-use crate::store::{RecordWrite, SessionId, SessionStore};
+use crate::store::{RecordWrite, SessionId};
 
 /// What a whole-record write holds.
 pub(super) struct RecordContent<'a> {
@@ -28,7 +29,7 @@ impl SessionManager {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn write_record<T: SessionData>(
         &self,
-        store: &dyn SessionStore,
+        store: MeteredStore<'_>,
         id: &SessionId,
         issued_at: i64,
         absolute: i64,
@@ -110,7 +111,7 @@ impl SessionManager {
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn update<T: SessionData>(
         &self,
-        store: &dyn SessionStore,
+        store: MeteredStore<'_>,
         old: &mut Stored,
         handle: &SessionHandle<T>,
         fields: &[(&'static str, Vec<u8>)],
