@@ -34,6 +34,10 @@
 //! A rejected cookie (tampered, expired, unknown key, another schema) never fails the
 //! request: the handler gets a fresh session and one `tracing` event records why.
 //!
+//! Feature `metrics` (off by default) counts sessions loaded, created, renewed and ended,
+//! rejections by reason, and store latency and errors by operation through the `metrics`
+//! facade crate: the table of names is in `session-core`'s crate docs, under "Metrics".
+//!
 //! # Testing your handlers
 //! [`SessionMiddleware::cookie_for`] makes the `Cookie` of a given session under your own
 //! configuration, and [`SessionMiddleware::session_from_set_cookie`] reads the session back

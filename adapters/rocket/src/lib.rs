@@ -31,6 +31,10 @@
 //! request: the handler gets a fresh session and one `tracing` event records why. Without the
 //! fairing the guard fails with `500` and logs which fairing to attach.
 //!
+//! Feature `metrics` (off by default) counts sessions loaded, created, renewed and ended,
+//! rejections by reason, and store latency and errors by operation through the `metrics`
+//! facade crate: the table of names is in `session-core`'s crate docs, under "Metrics".
+//!
 //! # Testing your handlers
 //! [`SessionFairing::cookie_for`] makes the `Cookie` of a given session under your own
 //! configuration, and [`SessionFairing::session_from_set_cookie`] reads the session back out

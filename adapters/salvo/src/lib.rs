@@ -37,6 +37,10 @@
 //!
 //! A rejected cookie (tampered, expired, unknown key, another schema) never fails the
 //! request: the handler gets a fresh session and one `tracing` event records why.
+//!
+//! Feature `metrics` (off by default) counts sessions loaded, created, renewed and ended,
+//! rejections by reason, and store latency and errors by operation through the `metrics`
+//! facade crate: the table of names is in `session-core`'s crate docs, under "Metrics".
 
 #![deny(missing_docs)]
 
