@@ -9,6 +9,7 @@
 //!   `401 {"user":null}`.
 //! - `GET /api/peek`: `200 {"user":"alice"}` or `401 {"user":null}`; never a `Set-Cookie`.
 //! - `POST /logout`: ends the session, `303` to `/` with a removal cookie.
+//! - `GET /metrics`: the session metrics in Prometheus' text format (see [`install_metrics`]).
 
 pub mod hyper_adapter;
 
@@ -218,6 +219,48 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_target(false)
         .init();
+}
+
+/// The `Content-Type` of `GET /metrics`: Prometheus' text exposition format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The buckets of the store latency histogram (`session_store_seconds`), in seconds: from a
+/// memory store's microseconds to a remote store's timeout.
+const STORE_SECONDS_BUCKETS: [f64; 12] = [
+    0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// How often the recorder folds recorded latencies into its histograms between scrapes.
+const METRICS_UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Installs the process's metrics recorder (Prometheus, rendered by the demo's own
+/// `GET /metrics` route, no listener of its own) and answers the handle that renders it.
+/// Call it before the session layer is built, so the session metrics' descriptions reach it.
+/// A thread folds recorded latencies into the histograms every few seconds, so memory stays
+/// bounded even when nobody scrapes.
+///
+/// # Errors
+/// A recorder is installed already.
+pub fn install_metrics() -> Result<metrics_exporter_prometheus::PrometheusHandle, String> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("session_store_seconds".to_owned()),
+            &STORE_SECONDS_BUCKETS,
+        )
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(METRICS_UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            }
+        })
+        .map_err(|e| format!("cannot start the metrics upkeep thread: {e}"))?;
+    Ok(handle)
 }
 
 /// Prints a start-up error and exits with status 2 (no panic, no backtrace).

@@ -567,3 +567,72 @@ fn the_readme_program_is_the_compiled_example() {
         "README.md's first rust block and examples/examples/readme_axum.rs differ: copy one onto the other"
     );
 }
+
+/// `token` with its last byte (of the MAC) changed: it fails the signature.
+fn flip_last_byte(token: &str) -> String {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut bytes = engine.decode(token).expect("base64url");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    engine.encode(bytes)
+}
+
+/// `GET /metrics`: the session metrics in Prometheus' text format, moved by what the demo
+/// served (a login, a tampered cookie, a logout, and the store calls behind them).
+#[tokio::test]
+async fn every_demo_serves_its_session_metrics_in_prometheus_text_format() {
+    let keys = keys();
+    for (name, binary) in DEMOS {
+        let demo = start_on_any_port(name, binary, &keys, "memory");
+        let cookie = log_in(&demo).await;
+        let me = call(&demo, "GET", "/api/me", Some(&cookie), None).await;
+        assert_eq!(me.status, StatusCode::OK, "{name}");
+        let token = cookie.strip_prefix("session=").expect("the session cookie");
+        let tampered = format!("session={}", flip_last_byte(token));
+        let refused = call(&demo, "GET", "/api/me", Some(&tampered), None).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{name}");
+        let logout = call(&demo, "POST", "/logout", Some(&cookie), None).await;
+        assert_eq!(logout.status, StatusCode::SEE_OTHER, "{name}");
+
+        let response = client()
+            .get(format!("{}/metrics", demo.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        assert_eq!(
+            content_type.as_deref(),
+            Some("text/plain; version=0.0.4; charset=utf-8"),
+            "{name}"
+        );
+        assert!(response.headers().get(SET_COOKIE).is_none(), "{name}");
+        let body = response.text().await.expect("body");
+        let lines: Vec<&str> = body.lines().collect();
+        for expected in [
+            "# TYPE session_created_total counter",
+            "session_created_total 1",
+            // `/api/me` and the logout.
+            "session_loaded_total 2",
+            "session_rejected_total{reason=\"bad_signature\"} 1",
+            "session_ended_total{cause=\"logout\"} 1",
+            "# TYPE session_store_seconds histogram",
+            // The same two: a refused cookie never reaches the store.
+            "session_store_seconds_count{op=\"load\"} 2",
+            "session_store_seconds_count{op=\"delete\"} 1",
+        ] {
+            assert!(
+                lines.contains(&expected),
+                "{name}: no {expected:?} in\n{body}"
+            );
+        }
+        assert!(
+            !body.contains("session_store_errors_total"),
+            "{name}: the memory store never fails\n{body}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, guard, web};
 use examples::{AppSession, LoginForm};
+use metrics_exporter_prometheus::PrometheusHandle;
 use session_actix::{Session, SessionMiddleware};
 
 fn json(status: u16, body: serde_json::Value) -> HttpResponse {
@@ -52,6 +53,13 @@ async fn peek(mut session: Session<AppSession>) -> HttpResponse {
     json(status, body)
 }
 
+/// `GET /metrics`: the session metrics in Prometheus' text format.
+async fn metrics(metrics: web::Data<PrometheusHandle>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(examples::METRICS_CONTENT_TYPE)
+        .body(metrics.render())
+}
+
 /// A route for `GET` that also answers `HEAD`, as axum and Rocket do for GET routes
 /// (actix-web's `web::get()` matches `GET` only).
 fn get_or_head() -> actix_web::Route {
@@ -60,6 +68,8 @@ fn get_or_head() -> actix_web::Route {
 
 fn main() {
     examples::init_logging();
+    let metrics_handle =
+        web::Data::new(examples::install_metrics().unwrap_or_else(|e| examples::exit_with(&e)));
     let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
     let addr = settings.addr;
     let result = actix_web::rt::System::new().block_on(async move {
@@ -77,6 +87,8 @@ fn main() {
                 .route("/logout", web::post().to(logout))
                 .route("/api/me", get_or_head().to(me))
                 .route("/api/peek", get_or_head().to(peek))
+                .route("/metrics", get_or_head().to(metrics))
+                .app_data(metrics_handle.clone())
         })
         .bind(addr)
         .unwrap_or_else(|e| examples::exit_with(&format!("cannot listen on {addr}: {e}")));

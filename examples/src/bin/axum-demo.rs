@@ -1,12 +1,13 @@
 //! The demo app on axum: `cargo run -p examples --bin axum-demo`, then open
 //! <http://localhost:3000>.
 
-use axum::extract::Form;
-use axum::http::StatusCode;
+use axum::extract::{Form, State};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use examples::{AppSession, LoginForm};
+use metrics_exporter_prometheus::PrometheusHandle;
 use session_axum::{Session, SessionLayer};
 
 async fn home(mut session: Session<AppSession>) -> Html<String> {
@@ -53,9 +54,19 @@ async fn peek(mut session: Session<AppSession>) -> Response {
         .into_response()
 }
 
+/// `GET /metrics`: the session metrics in Prometheus' text format.
+async fn metrics(State(metrics): State<PrometheusHandle>) -> Response {
+    (
+        [(header::CONTENT_TYPE, examples::METRICS_CONTENT_TYPE)],
+        metrics.render(),
+    )
+        .into_response()
+}
+
 #[tokio::main]
 async fn main() {
     examples::init_logging();
+    let metrics_handle = examples::install_metrics().unwrap_or_else(|e| examples::exit_with(&e));
     let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
     let config = settings
         .session_config()
@@ -69,7 +80,9 @@ async fn main() {
         .route("/logout", post(logout))
         .route("/api/me", get(me))
         .route("/api/peek", get(peek))
-        .layer(layer);
+        .route("/metrics", get(metrics))
+        .layer(layer)
+        .with_state(metrics_handle);
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .unwrap_or_else(|e| {

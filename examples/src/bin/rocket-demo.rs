@@ -2,12 +2,13 @@
 //! <http://localhost:3000>. Same routes, pages and JSON as `axum-demo`.
 
 use examples::{AppSession, LoginForm};
+use metrics_exporter_prometheus::PrometheusHandle;
 use rocket::fairing::AdHoc;
 use rocket::form::{Form, FromForm};
 use rocket::http::{ContentType, Status};
 use rocket::response::Redirect;
 use rocket::response::content::RawHtml;
-use rocket::{get, post, routes};
+use rocket::{State, get, post, routes};
 use session_rocket::{Session, SessionFairing};
 
 #[derive(FromForm)]
@@ -68,6 +69,14 @@ fn peek(mut session: Session<AppSession>) -> (Status, (ContentType, String)) {
     json(status, &body)
 }
 
+/// `GET /metrics`: the session metrics in Prometheus' text format.
+#[get("/metrics")]
+fn metrics(metrics: &State<PrometheusHandle>) -> (ContentType, String) {
+    let content_type =
+        ContentType::parse_flexible(examples::METRICS_CONTENT_TYPE).unwrap_or(ContentType::Plain);
+    (content_type, metrics.render())
+}
+
 /// `bytes` random bytes from the OS, as hex.
 fn random_hex(bytes: usize) -> String {
     let key = session_core::Key::generate_with_len(bytes)
@@ -82,6 +91,7 @@ fn random_hex(bytes: usize) -> String {
 
 fn main() {
     examples::init_logging();
+    let metrics_handle = examples::install_metrics().unwrap_or_else(|e| examples::exit_with(&e));
     let settings = examples::settings_from_env().unwrap_or_else(|e| examples::exit_with(&e));
     // Through figment rather than `rocket::Config { .. }`: when another crate in the build turns
     // on Rocket's `secrets` feature, a release build refuses to start without `secret_key`,
@@ -101,7 +111,7 @@ fn main() {
             .unwrap_or_else(|e| examples::exit_with(&e));
         let fairing = SessionFairing::<AppSession>::new(session)
             .unwrap_or_else(|e| examples::exit_with(&e.to_string()));
-        build(config, fairing).launch().await
+        build(config, fairing, metrics_handle).launch().await
     };
     if let Err(error) = rocket::execute(launch) {
         // The same message as the other demos when the port is taken.
@@ -116,9 +126,11 @@ fn main() {
 fn build(
     config: rocket::figment::Figment,
     fairing: SessionFairing<AppSession>,
+    metrics_handle: PrometheusHandle,
 ) -> rocket::Rocket<rocket::Build> {
     rocket::custom(config)
-        .mount("/", routes![home, login, logout, me, peek])
+        .mount("/", routes![home, login, logout, me, peek, metrics])
+        .manage(metrics_handle)
         .attach(fairing)
         // Announced once the port is bound, like the other demos.
         .attach(AdHoc::on_liftoff("announce", |rocket| {
