@@ -154,6 +154,7 @@ pub const DEFAULT_SWEEP_BATCH: u32 = 1_000;
 /// The fields of a record, from the `(name, value)` pairs the database returned. The only
 /// place that builds a [`Fields`] value.
 #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 fn fields_from(pairs: &[(&str, &[u8])]) -> Fields {
     let value_bytes = pairs.iter().map(|(_, value)| value.len()).sum();
     let mut fields = Fields::with_capacity(pairs.len(), value_bytes);
@@ -161,6 +162,39 @@ fn fields_from(pairs: &[(&str, &[u8])]) -> Fields {
         fields.insert(name, value);
     }
     fields
+}
+
+/// The fields of a record from one value: per field, its name's length (4 bytes, big-endian),
+/// the name (UTF-8), its value's length, the value, as PostgreSQL's `int4send` and `||` write
+/// them. Anything else (a truncated value, a name that is not UTF-8) is [`StoreError::Corrupt`].
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+fn fields_from_packed(mut packed: &[u8]) -> Result<Fields, StoreError> {
+    let mut fields = Fields::with_capacity(8, packed.len());
+    while !packed.is_empty() {
+        let name = take_packed(&mut packed)?;
+        let name = std::str::from_utf8(name).map_err(|_| packed_corrupt())?;
+        let value = take_packed(&mut packed)?;
+        fields.insert(name, value);
+    }
+    Ok(fields)
+}
+
+/// One length-prefixed part of a packed record, moving `packed` past it.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+fn take_packed<'a>(packed: &mut &'a [u8]) -> Result<&'a [u8], StoreError> {
+    let (len, rest) = packed.split_first_chunk::<4>().ok_or_else(packed_corrupt)?;
+    let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| packed_corrupt())?;
+    if rest.len() < len {
+        return Err(packed_corrupt());
+    }
+    let (bytes, rest) = rest.split_at(len);
+    *packed = rest;
+    Ok(bytes)
+}
+
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+fn packed_corrupt() -> StoreError {
+    StoreError::Corrupt("a packed record's fields do not parse".to_owned())
 }
 
 /// A point in time as Unix milliseconds, the unit of every `expires_unix_ms` column.
@@ -244,6 +278,46 @@ fn fields_to_set<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn packed(fields: &[(&[u8], &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, value) in fields {
+            for part in [*name, *value] {
+                out.extend_from_slice(&u32::try_from(part.len()).expect("short").to_be_bytes());
+                out.extend_from_slice(part);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn packed_fields_parse_and_anything_else_is_corrupt() {
+        let bytes = packed(&[(b"@meta", b"\x01\x02"), (b"visits", b""), (b"", b"x")]);
+        let fields = fields_from_packed(&bytes).expect("parses");
+        assert_eq!(fields.len(), 3);
+        assert_eq!(fields.get("@meta"), Some(&b"\x01\x02"[..]));
+        assert_eq!(fields.get("visits"), Some(&b""[..]));
+        assert_eq!(fields.get(""), Some(&b"x"[..]));
+        assert!(fields_from_packed(&[]).expect("empty").is_empty());
+        for cut in 1..bytes.len() {
+            let truncated = &bytes[..cut];
+            // Cut at a field boundary it is a shorter record; anywhere else, corrupt.
+            match fields_from_packed(truncated) {
+                Ok(fields) => assert!(fields.len() < 3, "{cut}"),
+                Err(error) => assert!(matches!(error, StoreError::Corrupt(_)), "{cut}"),
+            }
+        }
+        let not_utf8 = packed(&[(b"\xff", b"1")]);
+        assert!(matches!(
+            fields_from_packed(&not_utf8),
+            Err(StoreError::Corrupt(_))
+        ));
+        let huge = [0xff, 0xff, 0xff, 0xff, b'a'];
+        assert!(matches!(
+            fields_from_packed(&huge),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
 
     #[test]
     fn a_write_sets_each_name_once_and_removal_wins() {

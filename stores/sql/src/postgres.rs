@@ -9,14 +9,13 @@ use session_core::store::{
     DEFAULT_MAX_SESSIONS_PER_USER, Fields, RecordKey, RecordWrite, SessionStore, StoreError,
     StoreFuture,
 };
-use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
 use crate::names::{InvalidName, Name, Tables};
 use crate::{
-    DEFAULT_SWEEP_BATCH, Sweeper, fields_from, fields_to_set, generation, now_ms, record_key,
-    store_error, stored_generation, unix_ms,
+    DEFAULT_SWEEP_BATCH, Sweeper, fields_from_packed, fields_to_set, generation, now_ms,
+    record_key, store_error, stored_generation, unix_ms,
 };
 
 /// Sessions in PostgreSQL: one row per session and one row per session field (see
@@ -315,8 +314,10 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
         Self {
             // $1 key, $2 now. No row: no live record; one row of NULLs: a live, empty one.
             load: format!(
-                "SELECT f.name, f.value FROM {r} AS r LEFT JOIN {f} AS f ON f.record = r.key \
-                 WHERE r.key = $1 AND r.expires_unix_ms > $2"
+                "SELECT string_agg(int4send(length(convert_to(f.name, 'UTF8'))) \
+                 || convert_to(f.name, 'UTF8') || int4send(length(f.value)) || f.value, ''::bytea) \
+                 FROM {r} AS r LEFT JOIN {f} AS f ON f.record = r.key \
+                 WHERE r.key = $1 AND r.expires_unix_ms > $2 GROUP BY r.key"
             ),
             // $1 key, $2 deadline, $3 names, $4 values. The record row first (the join on
             // `r` orders every field change after it); the fields it no longer has and the
@@ -472,24 +473,18 @@ SELECT count(*) FROM ended"
 impl SessionStore for PostgresStore {
     fn load<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>> {
         Box::pin(async move {
-            let rows = sqlx::query(&self.sql.load)
+            // One row, one value: the record's fields packed by the statement (see
+            // `fields_from_packed`), instead of a row per field.
+            let packed: Option<Option<Vec<u8>>> = sqlx::query_scalar(&self.sql.load)
                 .bind(key.as_bytes().as_slice())
                 .bind(now_ms())
-                .fetch_all(&self.pool)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(store_error)?;
-            if rows.is_empty() {
-                return Ok(None);
+            match packed {
+                None => Ok(None),
+                Some(packed) => fields_from_packed(packed.as_deref().unwrap_or_default()).map(Some),
             }
-            let mut pairs: Vec<(&str, &[u8])> = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let name: Option<&str> = row.try_get(0).map_err(store_error)?;
-                let value: Option<&[u8]> = row.try_get(1).map_err(store_error)?;
-                if let (Some(name), Some(value)) = (name, value) {
-                    pairs.push((name, value));
-                }
-            }
-            Ok(Some(fields_from(&pairs)))
         })
     }
 
