@@ -74,6 +74,28 @@ fn installed(binary: &str) -> bool {
         .is_ok()
 }
 
+/// Waits until `ready` answers true (`true`), or until the process in `child` exits or
+/// `patience` runs out (`false`; the caller stops what is left of it).
+fn wait_until_ready(
+    child: &mut Option<Child>,
+    patience: Duration,
+    ready: impl Fn() -> bool,
+) -> bool {
+    let deadline = Instant::now() + patience;
+    loop {
+        if ready() {
+            return true;
+        }
+        let exited = child
+            .as_mut()
+            .is_some_and(|child| child.try_wait().is_ok_and(|status| status.is_some()));
+        if exited || Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Starts a server, or answers `None` (after saying why on stderr) when its binary is not
 /// installed and this is not CI.
 pub fn start(kind: Kind) -> Option<Server> {
@@ -162,31 +184,24 @@ impl Server {
             .spawn()
             .expect("the server starts");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if self.answers() {
-                return true;
-            }
-            let exited = self
-                .child
-                .as_mut()
-                .is_some_and(|child| child.try_wait().is_ok_and(|status| status.is_some()));
-            if exited || Instant::now() > deadline {
-                self.kill();
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let (kind, port) = (self.kind, self.port);
+        let ready = wait_until_ready(&mut self.child, Duration::from_secs(20), || {
+            Self::answers(kind, port)
+        });
+        if !ready {
+            self.kill();
         }
+        ready
     }
 
     /// Whether a server of this kind answers its ping on the port.
-    fn answers(&self) -> bool {
+    fn answers(kind: Kind, port: u16) -> bool {
         use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let (ping, pong): (&[u8], &[u8]) = match self.kind {
+        let (ping, pong): (&[u8], &[u8]) = match kind {
             Kind::Redis => (b"PING\r\n", b"+PONG"),
             Kind::Memcached => (b"version\r\n", b"VERSION"),
         };
@@ -628,28 +643,21 @@ impl Postgres {
             .stdout(log.try_clone().expect("the log"))
             .stderr(log);
         self.child = Some(command.spawn().expect("postgres starts"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if self.accepts_sessions() {
-                return true;
-            }
-            let exited = self
-                .child
-                .as_mut()
-                .is_some_and(|child| child.try_wait().is_ok_and(|status| status.is_some()));
-            if exited || Instant::now() > deadline {
-                self.kill();
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let port = self.port;
+        let ready = wait_until_ready(&mut self.child, Duration::from_secs(30), || {
+            Self::accepts_sessions(port)
+        });
+        if !ready {
+            self.kill();
         }
+        ready
     }
 
     /// Whether the server on the port takes a session: it answers a startup message with an
     /// authentication request (`R`), not an error (`E`: still starting up or recovering).
-    fn accepts_sessions(&self) -> bool {
+    fn accepts_sessions(port: u16) -> bool {
         use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));

@@ -258,7 +258,8 @@ impl<'r, T: SessionData> FromRequest<'r> for Session<T> {
             );
             return Outcome::Error((Status::new(error.status()), error));
         };
-        let cookies = header(request.headers(), "cookie").map(str::as_bytes);
+        // Every `Cookie` header, not only the first: HTTP/2 clients send one per cookie.
+        let cookies = request.headers().get("cookie").map(str::as_bytes);
         match session.lend(cookies).await {
             Ok(lent) => Outcome::Success(Self(lent)),
             Err(error) => Outcome::Error((Status::new(error.status()), error)),
