@@ -249,6 +249,15 @@ fn redis_user_index_stays_small_and_expires_with_its_sessions() {
         })
     };
     let first = login();
+    // Deadlines have whole seconds: the next logins go into a later second, so the first
+    // session is the one with the earliest deadline (a tie would leave which session of that
+    // second the cap ends to the order of their keys).
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    std::thread::sleep(std::time::Duration::from_nanos(
+        1_000_000_000 - u64::from(since_epoch.subsec_nanos()) + 10_000_000,
+    ));
     for _ in 1..500 {
         login();
     }
