@@ -243,6 +243,14 @@ fn inspect(env: &str, cookie_name: &str, purpose: &str, token: &str) -> Result<(
     say!("issued:            {}", show(info.issued_at));
     say!("last active:       {}", show(info.last_active));
     say!("absolute deadline: {}", show(info.absolute_deadline));
+    say!(
+        "cookie lifetime:   {}",
+        if info.persistent {
+            "persistent until the absolute deadline (remember me)"
+        } else {
+            "browser session (or the configured Max-Age)"
+        }
+    );
     for (slot, deadline) in &info.field_deadlines {
         say!("field slot {slot}:      expires {}", show(*deadline));
     }

@@ -127,7 +127,10 @@ impl CookieSettings {
         self
     }
 
-    /// Sets `Max-Age`, making the cookie outlive the browser session (default: none).
+    /// Sets `Max-Age`, making every session's cookie outlive the browser session (default:
+    /// none). To choose per session at login ("remember me"), leave this unset and call
+    /// [`SessionHandle::remember`](crate::SessionHandle::remember): a remembered session's
+    /// cookie lives until its absolute deadline.
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self
@@ -189,10 +192,15 @@ impl CookieSettings {
         builder
     }
 
-    /// The `Set-Cookie` header value that stores `value`.
-    pub(crate) fn set_cookie_header(&self, value: &str) -> String {
+    /// The `Set-Cookie` header value carrying `value`. `persistent_for` (a remembered
+    /// session's time left) replaces the configured `Max-Age`.
+    pub(crate) fn set_cookie_header(
+        &self,
+        value: &str,
+        persistent_for: Option<Duration>,
+    ) -> String {
         let mut builder = self.build(value);
-        if let Some(max_age) = self.max_age {
+        if let Some(max_age) = persistent_for.or(self.max_age) {
             builder = builder.max_age(max_age);
         }
         builder.build().to_string()
@@ -247,7 +255,7 @@ mod tests {
 
     #[test]
     fn defaults_are_safe() {
-        let header = CookieSettings::default().set_cookie_header("abc");
+        let header = CookieSettings::default().set_cookie_header("abc", None);
         for part in [
             "session=abc",
             "HttpOnly",
@@ -268,7 +276,7 @@ mod tests {
         let header = CookieSettings::default()
             .max_age(Duration::hours(2))
             .domain("example.com")
-            .set_cookie_header("v");
+            .set_cookie_header("v", None);
         assert!(
             header.contains("Max-Age=7200") && header.contains("Domain=example.com"),
             "{header}"

@@ -125,6 +125,9 @@ pub struct SessionHandle<T> {
     /// application that could have written it ([`Rejection::ends_the_cookie`]): saving an
     /// unchanged session answers a removal, so the browser stops sending it.
     remove_refused: bool,
+    /// The cookie lifetime chosen during this request ([`SessionHandle::remember`]); `None`
+    /// keeps the token's.
+    remember: Option<bool>,
 }
 
 /// What a handle keeps besides its data, by session mode. The manager that creates a handle
@@ -319,8 +322,15 @@ impl SessionManager {
         }
     }
 
-    /// The `Set-Cookie` carrying `token`, checked against the size browsers keep.
-    fn set_cookie(&self, token: &str) -> Result<SetCookie, SessionError> {
+    /// The `Set-Cookie` carrying `token`, issued with `times`, checked against the size
+    /// browsers keep. A persistent session's cookie lives until the absolute deadline
+    /// (`Max-Age`); any other has the configured lifetime (by default, the browser session).
+    fn set_cookie(
+        &self,
+        token: &str,
+        times: &TokenTimes,
+        now: i64,
+    ) -> Result<SetCookie, SessionError> {
         let cookie = &self.inner.config.cookie;
         let size = cookie.cookie_name().len() + 1 + token.len();
         if size > MAX_COOKIE_BYTES {
@@ -329,8 +339,11 @@ impl SessionManager {
                 limit: MAX_COOKIE_BYTES,
             });
         }
+        let persistent_for = times
+            .persistent
+            .then(|| Duration::seconds(times.absolute_deadline.saturating_sub(now).max(1)));
         Ok(SetCookie {
-            header: cookie.set_cookie_header(token),
+            header: cookie.set_cookie_header(token, persistent_for),
             value_len: token.len(),
             removal: false,
         })
@@ -377,6 +390,7 @@ impl<T: SessionData> SessionHandle<T> {
             pending: Pending::Nothing,
             mode,
             remove_refused: false,
+            remember: None,
         }
     }
 
@@ -423,8 +437,45 @@ impl<T: SessionData> SessionHandle<T> {
         }
     }
 
+    /// Chooses the cookie's lifetime for this session ("remember me"; call it at login, next
+    /// to [`renew`](Self::renew)):
+    /// - `true`: a persistent cookie, which survives the browser being closed, with a
+    ///   `Max-Age` up to the session's absolute deadline (shorter at each re-issue);
+    /// - `false`: the configured lifetime, which by default is a browser-session cookie (no
+    ///   `Max-Age`, no `Expires`; see [`CookieSettings::max_age`]).
+    ///
+    /// The idle and absolute timeouts apply either way: they are checked on the server, from
+    /// inside the signed token, whatever the browser keeps. The choice is kept in the token
+    /// (store mode: in the cookie's token, not the record), so later re-issues keep it, and a
+    /// renewal carries it over. Changing it sends a new cookie.
+    pub fn remember(&mut self, remember: bool) {
+        if !matches!(self.pending, Pending::Logout | Pending::ReadOnly) {
+            self.remember = Some(remember);
+        }
+    }
+
+    /// Whether the session's cookie is persistent ([`remember`](Self::remember)): as chosen
+    /// during this request, or as the loaded token says (never after a logout).
+    pub fn is_remembered(&self) -> bool {
+        if self.pending == Pending::Logout {
+            return false;
+        }
+        self.remember
+            .unwrap_or_else(|| self.times.as_ref().is_some_and(|times| times.persistent))
+    }
+
+    /// Whether [`remember`](Self::remember) asks for another lifetime than the loaded
+    /// token's, so the cookie must be sent again.
+    fn lifetime_changed(&self) -> bool {
+        match (self.remember, &self.times) {
+            (Some(remember), Some(times)) => remember != times.persistent,
+            _ => false,
+        }
+    }
+
     /// Ends the session: the data is reset and the response removes the cookie.
     pub fn logout(&mut self) {
+        self.remember = None;
         self.data = T::default();
         self.pending = Pending::Logout;
     }

@@ -5,7 +5,7 @@
 //!   format version (1 byte, = 1)
 //!   key id          (1 length byte + 1..16 bytes)
 //!   ---- everything above is read before the MAC check, nothing below ----
-//!   header (postcard): flags, purpose tag, schema name, schema version, schema fingerprint
+//!   header (postcard): flags (encrypted, persistent), purpose tag, schema name, schema version, schema fingerprint
 //!                      (4 bytes), issued-at (Unix s), last-active and absolute deadline
 //!                      (offsets from issued-at), per-field deadlines [(slot, offset)]
 //!   [encrypted: 12-byte random nonce]
@@ -55,6 +55,9 @@ pub(crate) const MAC_LEN: usize = 16;
 const NONCE_LEN: usize = 12;
 const AEAD_TAG_LEN: usize = 16;
 const FLAG_ENCRYPTED: u8 = 0b0000_0001;
+/// The cookie is persistent ("remember me"): re-issues keep a `Max-Age` up to the absolute
+/// deadline. Signed like the rest of the header, so a client cannot turn it on.
+const FLAG_PERSISTENT: u8 = 0b0000_0010;
 const HKDF_SALT: &[u8] = b"session-core/v1";
 
 /// The header fields after the key id, as written (postcard).
@@ -83,6 +86,9 @@ pub(crate) struct TokenTimes {
     pub absolute_deadline: i64,
     /// `(slot, deadline)` for each live expiring field.
     pub field_deadlines: Vec<(u8, i64)>,
+    /// Whether the cookie outlives the browser session ("remember me"), with a `Max-Age` up
+    /// to the absolute deadline.
+    pub persistent: bool,
 }
 
 /// What [`Codec::seal`] writes into a token besides the payload.
@@ -143,6 +149,8 @@ pub struct TokenInfo {
     pub absolute_deadline: OffsetDateTime,
     /// Per-field deadlines by slot.
     pub field_deadlines: Vec<(u8, OffsetDateTime)>,
+    /// Whether the cookie is persistent ("remember me").
+    pub persistent: bool,
     /// The plaintext payload.
     pub payload: Vec<u8>,
 }
@@ -237,7 +245,8 @@ impl Codec {
         let times = input.times;
         let offset = |t: i64| u64::try_from(t.saturating_sub(times.issued_at)).unwrap_or(0);
         let header = WireHeader {
-            flags: if self.encrypt { FLAG_ENCRYPTED } else { 0 },
+            flags: if self.encrypt { FLAG_ENCRYPTED } else { 0 }
+                | if times.persistent { FLAG_PERSISTENT } else { 0 },
             purpose_tag: self.purpose_tag,
             schema_name: input.schema.name,
             schema_version: input.schema.version,
@@ -376,7 +385,7 @@ impl Codec {
         let (key_index, header_start) = self.verify(buf)?;
         let signed_len = buf.len() - MAC_LEN;
         let flags = buf[header_start];
-        if flags & !FLAG_ENCRYPTED != 0 {
+        if flags & !(FLAG_ENCRYPTED | FLAG_PERSISTENT) != 0 {
             return Err(Rejection::Malformed("unknown flags"));
         }
         if flags & FLAG_ENCRYPTED != 0 {
@@ -468,6 +477,7 @@ impl Codec {
                 .iter()
                 .map(|(slot, deadline)| at(*deadline).map(|d| (*slot, d)))
                 .collect::<Result<_, _>>()?,
+            persistent: opened.times.persistent,
             payload: opened.payload.to_vec(),
         })
     }
@@ -498,6 +508,7 @@ fn header_times(header: &WireHeader<'_>) -> Result<TokenTimes, Rejection> {
             .iter()
             .map(|(slot, offset)| at(*offset).map(|d| (*slot, d)))
             .collect::<Result<_, _>>()?,
+        persistent: header.flags & FLAG_PERSISTENT != 0,
     })
 }
 
@@ -535,6 +546,7 @@ mod tests {
             last_active: 1_800_000_000,
             absolute_deadline: 1_800_086_400,
             field_deadlines: vec![],
+            persistent: false,
         };
         let token = codec
             .seal(&SealInput {
@@ -589,6 +601,7 @@ mod tests {
         fn the_verified_cache_answers_what_the_full_work_answers(
             payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
             encrypt in proptest::prelude::any::<bool>(),
+            persistent in proptest::prelude::any::<bool>(),
             by_old_key in proptest::prelude::any::<bool>(),
             current_key_only in proptest::prelude::any::<bool>(),
             flip in proptest::option::of((0usize..400, 1u8..=255)),
@@ -608,6 +621,7 @@ mod tests {
                 last_active: 1_800_000_100,
                 absolute_deadline: 1_800_086_400,
                 field_deadlines: vec![(2, 1_800_000_400)],
+                persistent,
             };
             let token = minter.seal(&SealInput { schema: &schema, times: &times, payload: &payload }).expect("sealed");
             let mut tokens = vec![token.clone()];

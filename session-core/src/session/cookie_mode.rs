@@ -138,6 +138,7 @@ impl SessionManager {
                 mac,
             }),
             remove_refused: false,
+            remember: None,
         })
     }
 
@@ -160,9 +161,11 @@ impl SessionManager {
         }
         let reissue = matches!(handle.status, LoadStatus::Loaded { reissue: Some(_) });
         let renew = handle.pending == Pending::Renew;
-        if !handle.changed && !reissue && !renew {
+        let lifetime_changed = handle.lifetime_changed();
+        if !handle.changed && !reissue && !renew && !lifetime_changed {
             return Ok(None);
         }
+        let persistent = handle.is_remembered();
         let field_deadlines = collect_deadlines(&mut handle.data, now);
         let loaded: &[u8] = match &handle.mode {
             Mode::Cookie(state) => state.payload(),
@@ -175,7 +178,11 @@ impl SessionManager {
         let absolute = config.absolute_timeout.whole_seconds();
         let times = match (&handle.times, renew) {
             (Some(old), false) => {
-                if !reissue && payload == loaded && field_deadlines == old.field_deadlines {
+                if !reissue
+                    && !lifetime_changed
+                    && payload == loaded
+                    && field_deadlines == old.field_deadlines
+                {
                     // Marked as changed, but the bytes are the same: nothing to send.
                     return Ok(None);
                 }
@@ -186,6 +193,7 @@ impl SessionManager {
                         .absolute_deadline
                         .min(old.issued_at.saturating_add(absolute)),
                     field_deadlines,
+                    persistent,
                 }
             }
             (None, false)
@@ -199,6 +207,7 @@ impl SessionManager {
                 last_active: now,
                 absolute_deadline: now.saturating_add(absolute),
                 field_deadlines,
+                persistent,
             },
         };
         let token = self.inner.codec.seal(&SealInput {
@@ -206,7 +215,7 @@ impl SessionManager {
             times: &times,
             payload: &payload,
         })?;
-        let set_cookie = self.set_cookie(&token)?;
+        let set_cookie = self.set_cookie(&token, &times, now)?;
         match (&handle.times, &handle.mode) {
             (None, _) => events::created_ref(TokenRef(&token)),
             (Some(_), Mode::Cookie(CookieState { mac: Some(mac), .. })) if renew => {

@@ -10,6 +10,7 @@ mod metrics;
 mod modes;
 mod properties;
 mod rejections;
+mod remember;
 mod rotation;
 mod saving;
 mod schema;

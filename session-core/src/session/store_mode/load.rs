@@ -73,6 +73,7 @@ impl SessionManager {
                             pending_user: None,
                         }),
                         remove_refused: false,
+                        remember: None,
                     });
                 }
                 Err(rejection) => {

@@ -52,8 +52,13 @@ impl SessionManager {
         // Attaching a user to a session is a privilege change: it always gets a fresh id, even
         // if the application forgot `renew()` (else a planted id would be logged in).
         let renew = handle.pending == Pending::Renew || user_change.is_some();
-        if !handle.changed && reissue.is_none() && !renew {
+        let lifetime_changed = handle.lifetime_changed();
+        if !handle.changed && reissue.is_none() && !renew && !lifetime_changed {
             return Ok(None);
+        }
+        if lifetime_changed && let Some(stored) = handle.store_state().record.as_deref_mut() {
+            // The cookie carries the lifetime: a new one, even if the record does not change.
+            stored.cookie_due = true;
         }
         let deadlines = collect_deadlines(&mut handle.data, now);
         let fields = split(&handle.data).map_err(serialize_error)?;
@@ -216,6 +221,7 @@ impl SessionManager {
             last_active: now,
             absolute_deadline: absolute,
             field_deadlines: Vec::new(),
+            persistent: handle.is_remembered(),
         };
         let generation = match (&user, generation) {
             (Some(_), Some(carried)) => carried,
@@ -243,7 +249,7 @@ impl SessionManager {
             tidy_index(store, &user, &key).await;
             return Ok(None);
         }
-        let set_cookie = self.seal_id::<T>(&id, &times)?;
+        let set_cookie = self.seal_id::<T>(&id, &times, now)?;
         handle.store_state().record = Some(Box::new(stored));
         handle.times = Some(times);
         Ok(Some((key, set_cookie)))
@@ -269,13 +275,15 @@ impl SessionManager {
         if !std::mem::take(&mut stored.cookie_due) {
             return Ok(None);
         }
+        let persistent = handle.remember.unwrap_or(old_times.persistent);
         let times = TokenTimes {
             issued_at: old_times.issued_at,
             last_active: now,
             absolute_deadline: old_times.absolute_deadline,
             field_deadlines: Vec::new(),
+            persistent,
         };
-        let set_cookie = self.seal_id::<T>(&stored.id, &times)?;
+        let set_cookie = self.seal_id::<T>(&stored.id, &times, now)?;
         handle.times = Some(times);
         Ok(Some(set_cookie))
     }
@@ -285,12 +293,13 @@ impl SessionManager {
         &self,
         id: &SessionId,
         times: &TokenTimes,
+        now: i64,
     ) -> Result<SetCookie, SessionError> {
         let token = self.inner.codec.seal(&SealInput {
             schema: &id_schema::<T>(),
             times,
             payload: id.as_bytes(),
         })?;
-        self.set_cookie(&token)
+        self.set_cookie(&token, times, now)
     }
 }
