@@ -9,6 +9,8 @@ use crate::cookie::CookieSettings;
 use crate::cross_origin::CrossOriginProtection;
 use crate::error::ConfigError;
 use crate::keyring::{Keyring, RotationPolicy};
+use crate::revocation::Revocations;
+use crate::schema::SessionData;
 use crate::store::SessionStore;
 
 /// Session settings. Every default is the safe one; [`SessionManager::new`] checks the whole
@@ -52,6 +54,7 @@ pub struct SessionConfig {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) store: Option<Arc<dyn SessionStore>>,
     pub(crate) cross_origin: CrossOriginProtection,
+    pub(crate) revocations: Revocations,
 }
 
 const MAX_TIMEOUT: Duration = Duration::days(3650);
@@ -72,6 +75,7 @@ impl SessionConfig {
             clock: Arc::new(SystemClock),
             store: None,
             cross_origin: CrossOriginProtection::new(),
+            revocations: Revocations::default(),
         }
     }
 
@@ -156,6 +160,56 @@ impl SessionConfig {
     /// paths, or [`CrossOriginProtection::disabled`].
     pub fn cross_origin(mut self, protection: CrossOriginProtection) -> Self {
         self.cross_origin = protection;
+        self
+    }
+
+    /// Adds the application's own check on sessions of `T`, run on every load, after the
+    /// signature, the deadlines and the schema were checked and before the handler sees the
+    /// session: answering `true` revokes it. A revoked session is refused like an expired one
+    /// ([`Rejection::Revoked`](crate::Rejection::Revoked), one `tracing` event), its cookie is
+    /// removed, and the request goes on with a fresh session; in store mode its record is
+    /// deleted too. Several checks for one type: any of them revokes.
+    ///
+    /// It gets the session data and when the session was issued (at login, or its last
+    /// [`renew`](crate::SessionHandle::renew)). This is how cookie mode gets "log out
+    /// everywhere" and logout after a password change, which it cannot get from a store:
+    /// - keep a per-user "sessions issued before T are void" time, set it when the password
+    ///   changes and [`renew`](crate::SessionHandle::renew) the session that changed it;
+    ///   compare with `issued_at < void_before` (whole seconds: a session issued in the same
+    ///   second as the change survives);
+    /// - or keep something derived from the credential in the session at login (Django's
+    ///   session auth hash, a password generation number) and compare it with the current one.
+    ///
+    /// The check runs on every request that loads a session, on the request's task: keep it
+    /// to memory lookups (a map kept current by the application, a `moka` cache), never a
+    /// blocking call.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::sync::{Arc, RwLock};
+    /// use serde::{Deserialize, Serialize};
+    /// use session_core::time::OffsetDateTime;
+    /// use session_core::{Keyring, SessionConfig, SessionData};
+    ///
+    /// #[derive(Default, Serialize, Deserialize, SessionData)]
+    /// struct AppSession { user_id: Option<u64> }
+    ///
+    /// // Per user: sessions issued before this time were revoked (set on password change).
+    /// let void_before: Arc<RwLock<HashMap<u64, OffsetDateTime>>> = Default::default();
+    /// let revoked = void_before.clone();
+    /// let config = SessionConfig::new(Keyring::ephemeral_for_development()).revoke_if(
+    ///     move |session: &AppSession, issued_at| {
+    ///         session.user_id.is_some_and(|user| {
+    ///             revoked.read().unwrap().get(&user).is_some_and(|t| issued_at < *t)
+    ///         })
+    ///     },
+    /// );
+    /// ```
+    pub fn revoke_if<T: SessionData>(
+        mut self,
+        check: impl Fn(&T, time::OffsetDateTime) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.revocations.add(check);
         self
     }
 

@@ -72,7 +72,7 @@
 //! | `session_loaded_total` | counter | | existing sessions read: a session cookie accepted (store mode: and its record found) |
 //! | `session_created_total` | counter | | new sessions saved for the first time (cookie mode: a first token; store mode: a new record) |
 //! | `session_renewed_total` | counter | | sessions re-issued under a new id or token: [`SessionHandle::renew`], or a user key attached at login |
-//! | `session_ended_total` | counter | `cause`: `logout`, `revoked` | sessions ended: [`SessionHandle::logout`]; or by the application ([`SessionManager::end_session`], [`end_user_sessions`](SessionManager::end_user_sessions), [`end_other_sessions`](SessionManager::end_other_sessions)) |
+//! | `session_ended_total` | counter | `cause`: `logout`, `revoked` | sessions ended: [`SessionHandle::logout`]; or by the application ([`SessionManager::end_session`], [`end_user_sessions`](SessionManager::end_user_sessions), [`end_other_sessions`](SessionManager::end_other_sessions); in store mode, a record [`SessionConfig::revoke_if`] revoked) |
 //! | `session_rejected_total` | counter | `reason`: [`Rejection::code`] (`bad_signature`, `expired_idle`, `unknown_session`, ...) | session cookies refused; the request went on with a fresh session |
 //! | `session_store_seconds` | histogram (seconds) | `op`: `load`, `save`, `delete`, `index` | the duration of each store call store mode makes, failed ones included (`index`: every per-user index method) |
 //! | `session_store_errors_total` | counter | `op`, as above | store calls that failed; a store without per-user generations answering that it has none is not a failure |
@@ -94,6 +94,7 @@ mod key;
 mod keyring;
 mod metrics;
 pub mod rejection;
+mod revocation;
 mod schema;
 pub mod session;
 pub mod store;

@@ -48,6 +48,9 @@ pub enum Rejection {
     /// Store mode: the cookie is valid but its session is not in the store: it ended by
     /// logout, "log out everywhere", renewal or expiry (or the store was emptied).
     UnknownSession,
+    /// The application's check ([`SessionConfig::revoke_if`](crate::SessionConfig::revoke_if))
+    /// revoked the session: a password change, "log out everywhere", a disabled account.
+    Revoked,
 }
 
 /// How a token's schema differs from the expected one.
@@ -110,6 +113,7 @@ impl Rejection {
             Self::SchemaMismatch(_) => "schema_mismatch",
             Self::Undecodable => "undecodable",
             Self::UnknownSession => "unknown_session",
+            Self::Revoked => "revoked",
         }
     }
 
@@ -123,6 +127,7 @@ impl Rejection {
                 | Self::SchemaMismatch(_)
                 | Self::RetiredKey
                 | Self::UnknownSession
+                | Self::Revoked
         )
     }
 
@@ -199,6 +204,9 @@ impl fmt::Display for Rejection {
             Self::Undecodable => f.write_str("payload does not decode with the expected schema"),
             Self::UnknownSession => f.write_str(
                 "no such session in the store (ended by logout, renewal, revocation or expiry)",
+            ),
+            Self::Revoked => f.write_str(
+                "revoked by the application's check (SessionConfig::revoke_if): a password change or \"log out everywhere\"",
             ),
         }
     }

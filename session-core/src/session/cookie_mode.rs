@@ -108,6 +108,14 @@ impl SessionManager {
         };
         let (data, effects): (T, DecodeEffects) =
             decode_payload(opened.schema, opened.payload, &deadlines)?;
+        if self
+            .inner
+            .config
+            .revocations
+            .revokes(&data, times.issued_at)
+        {
+            return Err(Rejection::Revoked);
+        }
         let reissue = if effects.migrated {
             Some(Reissue::Migrated)
         } else if !opened.signed_by_current_key {

@@ -11,6 +11,7 @@ mod modes;
 mod properties;
 mod rejections;
 mod remember;
+mod revocation;
 mod rotation;
 mod saving;
 mod schema;

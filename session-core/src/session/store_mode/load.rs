@@ -1,7 +1,9 @@
 //! Loading in store mode: opens the cookie's id token, looks the record up and reads it into
 //! a handle.
 
+use super::events;
 use super::record::decode_record;
+use super::user_index::tidy_index;
 use super::{STORE_ID_FINGERPRINT, StoreState};
 use crate::error::SessionError;
 use crate::metrics::MeteredStore;
@@ -52,6 +54,22 @@ impl SessionManager {
                 continue;
             };
             match decode_record::<T>(id, key, fields, now) {
+                Ok((data, stored, _))
+                    if self
+                        .inner
+                        .config
+                        .revocations
+                        .revokes(&data, times.issued_at) =>
+                {
+                    // Revoked by the application: the record goes, so no listing shows it.
+                    if store.delete(&key).await? {
+                        events::ended(&key, crate::metrics::EndCause::Revoked);
+                    }
+                    if let Some(user) = stored.user() {
+                        tidy_index(store, user, &key).await;
+                    }
+                    first_rejection.get_or_insert(Rejection::Revoked);
+                }
                 Ok((data, mut stored, fields_expired)) => {
                     stored.cookie_due = cookie_reissue.is_some() || refresh_due;
                     let reissue = if stored.rewrite {
