@@ -17,7 +17,7 @@ use crate::error::{ConfigError, SessionError};
 use crate::metrics::MeteredStore;
 use crate::rejection::Rejection;
 use crate::schema::SessionData;
-use crate::store::StoreError;
+use crate::store::{RecordKey, StoreError};
 use crate::token::{Codec, MAX_COOKIE_BYTES, TokenTimes};
 
 mod cookie_mode;
@@ -513,6 +513,53 @@ impl<T: SessionData> SessionHandle<T> {
             Mode::Store(state) => state.user_key(),
             Mode::Cookie(_) => None,
         }
+    }
+
+    /// Store mode: labels this session's device for a "your devices" page (see
+    /// [`SessionManager::user_sessions`]), e.g. "Firefox on Linux", derived by the application
+    /// from the `User-Agent` header at login. Nothing is recorded unless the application calls
+    /// this: keep the label coarse (a browser family and platform, not the whole header, which
+    /// helps fingerprint users). Kept in the record, carried over by renewals; a label longer
+    /// than 100 bytes is cut. Saved with the session (a change of label alone is a write).
+    ///
+    /// # Errors
+    /// In cookie mode, [`SessionError::Store`] with [`StoreError::NoStore`], as for
+    /// [`set_user_key`](Self::set_user_key).
+    pub fn set_device(&mut self, label: impl Into<String>) -> Result<(), SessionError> {
+        match &mut self.mode {
+            Mode::Store(state) => {
+                state.set_device(label.into());
+                Ok(())
+            }
+            Mode::Cookie(_) => Err(SessionError::Store(StoreError::NoStore)),
+        }
+    }
+
+    /// Store mode: the device label set during this request or loaded with the record.
+    /// Always `None` in cookie mode.
+    pub fn device(&self) -> Option<&str> {
+        match &self.mode {
+            Mode::Store(state) => state.device(),
+            Mode::Cookie(_) => None,
+        }
+    }
+
+    /// Store mode: the key of this session's record, once it has one (loaded, or saved during
+    /// this request). Compare it with [`UserSession::key`](crate::store::UserSession::key) to
+    /// mark the current session in a list of the user's sessions. `None` in cookie mode.
+    pub fn record_key(&self) -> Option<RecordKey> {
+        match &self.mode {
+            Mode::Store(state) => state.record_key(),
+            Mode::Cookie(_) => None,
+        }
+    }
+
+    /// When the session was last active (its idle timeout counts from here), once loaded or
+    /// saved: in both modes, from the signed token.
+    pub fn last_active(&self) -> Option<time::OffsetDateTime> {
+        self.times
+            .as_ref()
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.last_active).ok())
     }
 
     /// When the session was issued (or last renewed), once loaded or saved.

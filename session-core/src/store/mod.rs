@@ -456,6 +456,12 @@ pub struct UserSession {
     pub key: RecordKey,
     /// When the session was issued (at login, when the app renews).
     pub issued_at: OffsetDateTime,
+    /// When the session was last active: its issue, or the last push of its idle deadline
+    /// (so up to the refresh interval, a minute by default, behind the latest request).
+    pub last_active: OffsetDateTime,
+    /// The device label the application gave it with
+    /// [`SessionHandle::set_device`](crate::SessionHandle::set_device), if any.
+    pub device: Option<String>,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod support;
 
 mod cookies;
+mod devices;
 mod expiry;
 mod logging;
 #[cfg(all(feature = "metrics", feature = "memory-store"))]

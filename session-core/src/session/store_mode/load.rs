@@ -89,6 +89,7 @@ impl SessionManager {
                         mode: Mode::Store(StoreState {
                             record: Some(Box::new(stored)),
                             pending_user: None,
+                            pending_device: None,
                         }),
                         remove_refused: false,
                         remember: None,

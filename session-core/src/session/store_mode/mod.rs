@@ -44,12 +44,46 @@ pub(super) struct StoreState {
     record: Option<Box<Stored>>,
     /// A user key set during this request, for the per-user index; taken by the next save.
     pending_user: Option<String>,
+    /// A device label set during this request; taken by the next save.
+    pending_device: Option<String>,
 }
 
 impl StoreState {
     /// Records `user` for the next save.
     pub(super) fn set_user_key(&mut self, user: String) {
         self.pending_user = Some(user);
+    }
+
+    /// Records the device label for the next save, cut to [`record::MAX_DEVICE_BYTES`].
+    pub(super) fn set_device(&mut self, mut label: String) {
+        if label.len() > record::MAX_DEVICE_BYTES {
+            let mut end = record::MAX_DEVICE_BYTES;
+            while !label.is_char_boundary(end) {
+                end -= 1;
+            }
+            label.truncate(end);
+        }
+        self.pending_device = Some(label);
+    }
+
+    /// The device label set during this request, else the one of the record.
+    pub(super) fn device(&self) -> Option<&str> {
+        self.pending_device
+            .as_deref()
+            .or_else(|| self.record.as_ref().and_then(|r| record::device(&r.fields)))
+    }
+
+    /// The device label set during this request, when it differs from the record's.
+    fn device_change(&self) -> Option<&str> {
+        let recorded = self.record.as_ref().and_then(|r| record::device(&r.fields));
+        self.pending_device
+            .as_deref()
+            .filter(|label| Some(*label) != recorded)
+    }
+
+    /// The record's key, once the session has a record.
+    pub(super) fn record_key(&self) -> Option<RecordKey> {
+        self.record.as_ref().map(|record| record.key)
     }
 
     /// The user key set during this request, else the one of the record.

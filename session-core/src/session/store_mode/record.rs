@@ -3,7 +3,9 @@
 //! A record holds `@meta` (schema, field order, issue time, user key), one field per struct
 //! field (its postcard encoding), `@deadline:<slot>` per set expiring field, and
 //! `@generation` (8 bytes, little-endian) when its user's sessions have a generation (see
-//! [`crate::store::SessionStore`], "the per-user index"; absent means 0).
+//! [`crate::store::SessionStore`], "the per-user index"; absent means 0),
+//! and, for a "your devices" page, `@device` (the application's label, when it set one) and
+//! `@active` (last activity, written with each push of the idle deadline).
 //!
 //! Postcard writes a struct as its fields one after the other with no framing, so the
 //! concatenation of the field encodings in declaration order is the encoding of the whole
@@ -27,6 +29,27 @@ const DEADLINE: &str = "@deadline:";
 /// The field that holds the generation of the user's sessions this session was logged in
 /// with.
 pub(super) const GENERATION: &str = "@generation";
+/// The field that holds the device label the application gave the session
+/// ([`SessionHandle::set_device`](crate::SessionHandle::set_device)), UTF-8.
+pub(super) const DEVICE: &str = "@device";
+/// The field that holds when the session was last active (Unix seconds, 8 bytes,
+/// little-endian), written with each push of the idle deadline (at most once per refresh
+/// interval); absent: not since it was issued.
+pub(super) const ACTIVE: &str = "@active";
+
+/// The longest device label kept, in bytes; a longer one is cut at a character boundary.
+pub(super) const MAX_DEVICE_BYTES: usize = 100;
+
+/// When a record's session was last active, if the record says.
+pub(super) fn last_active(fields: &Fields) -> Option<i64> {
+    let bytes: [u8; 8] = fields.get(ACTIVE)?.try_into().ok()?;
+    Some(i64::from_le_bytes(bytes))
+}
+
+/// The device label of a record, if it has one.
+pub(super) fn device(fields: &Fields) -> Option<&str> {
+    std::str::from_utf8(fields.get(DEVICE)?).ok()
+}
 
 /// What a record says about itself (`@meta`). The field list comes last, so that a reader of
 /// the current schema decodes only [`MetaHead`] (postcard ignores the bytes after it) and takes

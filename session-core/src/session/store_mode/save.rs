@@ -14,6 +14,16 @@ use crate::session::{LoadStatus, Mode, Pending, SessionHandle, SessionManager, S
 use crate::store::{RecordKey, SessionId, StoreError};
 use crate::token::{SealInput, TokenTimes};
 
+/// What a new record holds besides its id.
+struct NewRecord<'a> {
+    fields: &'a [(&'static str, Vec<u8>)],
+    deadlines: &'a [(u8, i64)],
+    user: Option<String>,
+    /// A renewal's generation, carried from the old record; `None`: the user's current one.
+    generation: Option<u64>,
+    device: Option<&'a str>,
+}
+
 impl SessionManager {
     /// Saves `handle` to `store`. A handle loaded in cookie mode (by another manager) counts as
     /// one with no record yet.
@@ -53,7 +63,17 @@ impl SessionManager {
         // if the application forgot `renew()` (else a planted id would be logged in).
         let renew = handle.pending == Pending::Renew || user_change.is_some();
         let lifetime_changed = handle.lifetime_changed();
-        if !handle.changed && reissue.is_none() && !renew && !lifetime_changed {
+        let state = handle.store_state();
+        let device_change = state.device_change().map(str::to_owned);
+        // The label a new record gets: the one set now, else the old record's.
+        let device = state.device().map(str::to_owned);
+        state.pending_device = None;
+        if !handle.changed
+            && reissue.is_none()
+            && !renew
+            && !lifetime_changed
+            && device_change.is_none()
+        {
             return Ok(None);
         }
         if lifetime_changed && let Some(stored) = handle.store_state().record.as_deref_mut() {
@@ -75,7 +95,18 @@ impl SessionManager {
                     return Ok(None);
                 }
                 let created = self
-                    .create::<T>(store, handle, &fields, &deadlines, user_change, None, now)
+                    .create::<T>(
+                        store,
+                        handle,
+                        NewRecord {
+                            fields: &fields,
+                            deadlines: &deadlines,
+                            user: user_change,
+                            generation: None,
+                            device: device.as_deref(),
+                        },
+                        now,
+                    )
                     .await;
                 match created {
                     Ok(Some((key, set_cookie))) => {
@@ -105,7 +136,18 @@ impl SessionManager {
                     None => (old.user.clone(), Some(old.generation)),
                 };
                 let created = self
-                    .create::<T>(store, handle, &fields, &deadlines, user, generation, now)
+                    .create::<T>(
+                        store,
+                        handle,
+                        NewRecord {
+                            fields: &fields,
+                            deadlines: &deadlines,
+                            user,
+                            generation,
+                            device: device.as_deref(),
+                        },
+                        now,
+                    )
                     .await;
                 match created {
                     Ok(Some((key, set_cookie))) => {
@@ -133,6 +175,8 @@ impl SessionManager {
                             user: old.user.clone(),
                             generation: old.generation,
                             stale: &stale,
+                            device: device.as_deref(),
+                            active: Some(now),
                         },
                         false,
                         now,
@@ -153,7 +197,16 @@ impl SessionManager {
             }
             Some(mut old) => {
                 let result = self
-                    .update::<T>(store, &mut old, handle, &fields, &deadlines, reissue, now)
+                    .update::<T>(
+                        store,
+                        &mut old,
+                        handle,
+                        &fields,
+                        &deadlines,
+                        reissue,
+                        device_change.as_deref(),
+                        now,
+                    )
                     .await;
                 match result {
                     Ok(true) => {
@@ -203,17 +256,20 @@ impl SessionManager {
     /// generation is read again: if it changed, a "log out everywhere" ran meanwhile and may
     /// have listed the user's sessions before this one was in the index, so the new record is
     /// deleted and the answer is `None` (the session ended).
-    #[allow(clippy::too_many_arguments)]
     async fn create<T: SessionData>(
         &self,
         store: MeteredStore<'_>,
         handle: &mut SessionHandle<T>,
-        fields: &[(&'static str, Vec<u8>)],
-        deadlines: &[(u8, i64)],
-        user: Option<String>,
-        generation: Option<u64>,
+        new: NewRecord<'_>,
         now: i64,
     ) -> Result<Option<(RecordKey, SetCookie)>, SessionError> {
+        let NewRecord {
+            fields,
+            deadlines,
+            user,
+            generation,
+            device,
+        } = new;
         let id = SessionId::random().map_err(|e| SessionError::Rng(e.to_string()))?;
         let absolute = now.saturating_add(self.inner.config.absolute_timeout.whole_seconds());
         let times = TokenTimes {
@@ -235,6 +291,8 @@ impl SessionManager {
             user,
             generation,
             stale: &[],
+            device,
+            active: None,
         };
         let stored = self
             .write_record::<T>(store, &id, now, absolute, content, true, now)

@@ -10,7 +10,7 @@
 //! wrote. Either the listing sees the new record, or the renewal sees the new generation.
 
 use super::events;
-use super::record::{GENERATION, meta_head};
+use super::record::{GENERATION, device, last_active, meta_head};
 use super::unix;
 use crate::metrics::MeteredStore;
 use crate::schema::SessionData;
@@ -36,11 +36,18 @@ impl SessionManager {
         let store = self.require_store()?;
         let mut sessions = Vec::new();
         for key in store.index_members(user).await? {
-            match issued_to(store, user, &key).await? {
-                Some(issued_at) => sessions.push(UserSession {
+            let fields = store.load(&key).await?;
+            let listed = fields.as_ref().and_then(|fields| {
+                let meta = meta_head(fields)?;
+                (meta.user == Some(user)).then(|| UserSession {
                     key,
-                    issued_at: unix(issued_at),
-                }),
+                    issued_at: unix(meta.issued_at),
+                    last_active: unix(last_active(fields).unwrap_or(meta.issued_at)),
+                    device: device(fields).map(str::to_owned),
+                })
+            });
+            match listed {
+                Some(session) => sessions.push(session),
                 None => store.index_remove(user, &key).await?,
             }
         }

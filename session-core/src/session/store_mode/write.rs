@@ -3,7 +3,7 @@
 //! record as loaded. The user's index entry is written before a record that names the user,
 //! and again whenever the record's idle deadline is pushed with the cookie's.
 
-use super::record::{GENERATION, META, deadline_field, meta_bytes};
+use super::record::{ACTIVE, DEVICE, GENERATION, META, deadline_field, meta_bytes};
 use super::{Stored, serialize_error};
 use crate::error::SessionError;
 use crate::metrics::MeteredStore;
@@ -20,6 +20,10 @@ pub(super) struct RecordContent<'a> {
     pub(super) generation: u64,
     /// Fields of the record to remove (a migrated record's names the new schema lacks).
     pub(super) stale: &'a [&'a str],
+    /// The device label the application gave the session, if any.
+    pub(super) device: Option<&'a str>,
+    /// When the session was last active, if not at its issue.
+    pub(super) active: Option<i64>,
 }
 
 impl SessionManager {
@@ -43,6 +47,8 @@ impl SessionManager {
             user,
             generation,
             stale,
+            device,
+            active,
         } = content;
         let meta_bytes = meta_bytes::<T>(issued_at, user.as_deref(), fields)?;
         let deadline_names: Vec<String> = deadlines
@@ -59,6 +65,13 @@ impl SessionManager {
         set.push((META, &meta_bytes));
         if generation != 0 {
             set.push((GENERATION, &generation_bytes));
+        }
+        if let Some(device) = device {
+            set.push((DEVICE, device.as_bytes()));
+        }
+        let active_bytes = active.map(i64::to_le_bytes);
+        if let Some(active) = &active_bytes {
+            set.push((ACTIVE, active));
         }
         set.extend(fields.iter().map(|(name, bytes)| (*name, bytes.as_slice())));
         set.extend(
@@ -106,7 +119,8 @@ impl SessionManager {
         }))
     }
 
-    /// Writes the fields (and deadlines) that differ from the record as loaded.
+    /// Writes the fields (and deadlines) that differ from the record as loaded, a changed
+    /// `device` label, and, when the idle deadline is pushed, the time of last activity.
     /// `Ok(false)`: the record no longer exists.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn update<T: SessionData>(
@@ -117,6 +131,7 @@ impl SessionManager {
         fields: &[(&'static str, Vec<u8>)],
         deadlines: &[(u8, i64)],
         reissue: Option<Reissue>,
+        device: Option<&str>,
         now: i64,
     ) -> Result<bool, SessionError> {
         let changed: Vec<usize> = fields
@@ -139,8 +154,11 @@ impl SessionManager {
             .filter(|(slot, _)| !deadlines.iter().any(|(s, _)| s == slot))
             .map(|(slot, _)| deadline_field(*slot))
             .collect();
-        let nothing_to_write = changed.is_empty() && set_deadlines.is_empty() && removed.is_empty();
-        if nothing_to_write && reissue.is_none() {
+        let nothing_to_write = changed.is_empty()
+            && set_deadlines.is_empty()
+            && removed.is_empty()
+            && device.is_none();
+        if nothing_to_write && reissue.is_none() && !old.cookie_due {
             return Ok(true);
         }
         let mut set: Vec<(&str, &[u8])> = changed
@@ -152,6 +170,15 @@ impl SessionManager {
                 .iter()
                 .map(|(n, b)| (n.as_str(), b.as_slice())),
         );
+        if let Some(device) = device {
+            set.push((DEVICE, device.as_bytes()));
+        }
+        // Last activity, for a "your devices" page: with each push of the idle deadline, so
+        // at most once per refresh interval and never a write of its own.
+        let active = now.to_le_bytes();
+        if old.cookie_due {
+            set.push((ACTIVE, &active));
+        }
         let remove: Vec<&str> = removed.iter().map(String::as_str).collect();
         let absolute = handle
             .times
