@@ -59,6 +59,74 @@ macro_rules! __session_extractor {
             pub fn is_new(&self) -> bool {
                 self.0.is_new()
             }
+            /// Chooses a persistent cookie or the configured lifetime ("remember me"): see
+            /// [`SessionHandle::remember`]($crate::SessionHandle::remember).
+            pub fn remember(&mut self, remember: bool) {
+                self.0.remember(remember);
+            }
+            /// Whether the session's cookie is persistent: see
+            /// [`SessionHandle::is_remembered`]($crate::SessionHandle::is_remembered).
+            pub fn is_remembered(&self) -> bool {
+                self.0.is_remembered()
+            }
+            /// When the session was last active: see
+            /// [`SessionHandle::last_active`]($crate::SessionHandle::last_active).
+            pub fn last_active(&self) -> ::core::option::Option<$crate::time::OffsetDateTime> {
+                self.0.last_active()
+            }
+            /// Store mode: labels this session's device for a "your devices" page: see
+            /// [`SessionHandle::set_device`]($crate::SessionHandle::set_device).
+            ///
+            /// # Errors
+            /// `SessionError::Store(StoreError::NoStore)` in cookie mode.
+            pub fn set_device(
+                &mut self,
+                label: impl ::core::convert::Into<::std::string::String>,
+            ) -> ::core::result::Result<(), $crate::SessionError> {
+                self.0.set_device(label)
+            }
+            /// Store mode: this session's device label: see
+            /// [`SessionHandle::device`]($crate::SessionHandle::device).
+            pub fn device(&self) -> ::core::option::Option<&str> {
+                self.0.device()
+            }
+            /// Store mode: the sessions of this session's user, this one marked current (a
+            /// "your devices" page): see
+            /// [`SessionManager::sessions_of`]($crate::SessionManager::sessions_of).
+            ///
+            /// # Errors
+            /// `StoreError::NoStore` in cookie mode; the store's error otherwise.
+            pub async fn sessions_of_user(
+                &self,
+            ) -> ::core::result::Result<
+                ::std::vec::Vec<$crate::store::UserSession>,
+                $crate::store::StoreError,
+            > {
+                self.0.sessions_of_user().await
+            }
+            /// Store mode: ends every other session of this session's user ("sign out all
+            /// other devices"): see
+            /// [`SessionManager::end_other_sessions`]($crate::SessionManager::end_other_sessions).
+            ///
+            /// # Errors
+            /// `StoreError::NoStore` in cookie mode; the store's error otherwise.
+            pub async fn end_other_sessions(
+                &mut self,
+            ) -> ::core::result::Result<usize, $crate::store::StoreError> {
+                self.0.end_other_sessions().await
+            }
+            /// Store mode: ends one session of this session's user, by the key
+            /// [`sessions_of_user`](Self::sessions_of_user) listed ("sign out this device");
+            /// a key of another user's session ends nothing. Answers whether one ended.
+            ///
+            /// # Errors
+            /// `StoreError::NoStore` in cookie mode; the store's error otherwise.
+            pub async fn end_session(
+                &self,
+                key: &$crate::store::RecordKey,
+            ) -> ::core::result::Result<bool, $crate::store::StoreError> {
+                self.0.end_session(key).await
+            }
         }
         impl<T: $crate::SessionData> ::core::ops::Deref for $session<T> {
             type Target = T;

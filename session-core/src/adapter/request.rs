@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::{Failure, HeaderAction, Outcome, RequestFacts, STORE_UNAVAILABLE};
 use crate::schema::SessionData;
 use crate::session::{SessionHandle, SessionManager, SetCookie};
+use crate::store::{RecordKey, StoreError, UserSession};
 
 /// The body of the `500` answered when a request extracts the session twice.
 const ALREADY_LENT: &str =
@@ -235,6 +236,45 @@ impl<T: SessionData> RequestSession<T> {
 pub struct LentSession<T: SessionData> {
     handle: Option<SessionHandle<T>>,
     request: Arc<RequestSession<T>>,
+}
+
+impl<T: SessionData> LentSession<T> {
+    /// Store mode: the sessions of this session's user, this one marked current: see
+    /// [`SessionManager::sessions_of`].
+    ///
+    /// # Errors
+    /// As [`SessionManager::sessions_of`].
+    pub async fn sessions_of_user(&self) -> Result<Vec<UserSession>, StoreError> {
+        self.request.manager.sessions_of(self).await
+    }
+
+    /// Store mode: ends every other session of this session's user: see
+    /// [`SessionManager::end_other_sessions`].
+    ///
+    /// # Errors
+    /// As [`SessionManager::end_other_sessions`].
+    pub async fn end_other_sessions(&mut self) -> Result<usize, StoreError> {
+        let manager = self.request.manager.clone();
+        manager.end_other_sessions(self).await
+    }
+
+    /// Store mode: ends one session of this session's user, as listed by
+    /// [`sessions_of_user`](Self::sessions_of_user) ("sign out this device"); a key of
+    /// another user's session ends nothing. Answers whether a session ended. See
+    /// [`SessionManager::end_session`].
+    ///
+    /// # Errors
+    /// As [`SessionManager::end_session`].
+    pub async fn end_session(&self, key: &RecordKey) -> Result<bool, StoreError> {
+        match self.user_key() {
+            Some(user) => self.request.manager.end_session(user, key).await,
+            None => self
+                .request
+                .manager
+                .session_store()
+                .map_or(Err(StoreError::NoStore), |_| Ok(false)),
+        }
+    }
 }
 
 impl<T: SessionData> Deref for LentSession<T> {

@@ -462,6 +462,10 @@ pub struct UserSession {
     /// The device label the application gave it with
     /// [`SessionHandle::set_device`](crate::SessionHandle::set_device), if any.
     pub device: Option<String>,
+    /// Whether this is the session that asked for the list
+    /// ([`SessionManager::sessions_of`](crate::SessionManager::sessions_of)); always `false`
+    /// from [`SessionManager::user_sessions`](crate::SessionManager::user_sessions).
+    pub current: bool,
 }
 
 #[cfg(test)]

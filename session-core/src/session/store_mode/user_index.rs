@@ -44,6 +44,7 @@ impl SessionManager {
                     issued_at: unix(meta.issued_at),
                     last_active: unix(last_active(fields).unwrap_or(meta.issued_at)),
                     device: device(fields).map(str::to_owned),
+                    current: false,
                 })
             });
             match listed {
@@ -52,6 +53,36 @@ impl SessionManager {
             }
         }
         sessions.sort_by_key(|s| s.issued_at);
+        Ok(sessions)
+    }
+
+    /// Store mode: the live sessions of the user of `session` (see
+    /// [`user_sessions`](Self::user_sessions)), with `session` itself marked
+    /// [`current`](UserSession::current) and its last activity as of this request: the list
+    /// for a "your devices" page. Empty when the session has no user key.
+    ///
+    /// # Errors
+    /// [`StoreError::NoStore`] in cookie mode, where a user's other sessions are not known
+    /// (the session itself is: [`SessionHandle::issued_at`], [`SessionHandle::last_active`]);
+    /// the store's error otherwise.
+    pub async fn sessions_of<T: SessionData>(
+        &self,
+        session: &SessionHandle<T>,
+    ) -> Result<Vec<UserSession>, StoreError> {
+        self.require_store()?;
+        let Some(user) = session.user_key() else {
+            return Ok(Vec::new());
+        };
+        let current = session.record_key();
+        let mut sessions = self.user_sessions(user).await?;
+        for listed in &mut sessions {
+            listed.current = Some(listed.key) == current;
+            if listed.current
+                && let Some(seen) = session.last_active()
+            {
+                listed.last_active = listed.last_active.max(seen);
+            }
+        }
         Ok(sessions)
     }
 
