@@ -110,6 +110,8 @@ impl SessionManager {
             decode_payload(opened.schema, opened.payload, &deadlines)?;
         let reissue = if effects.migrated {
             Some(Reissue::Migrated)
+        } else if effects.fields_appended {
+            Some(Reissue::FieldsAppended)
         } else if !opened.signed_by_current_key {
             Some(Reissue::RotatedKey)
         } else if effects.fields_expired {
