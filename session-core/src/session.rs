@@ -82,8 +82,8 @@ pub enum Reissue {
     /// Written by an older schema version and migrated.
     Migrated,
     /// Written by this schema version before fields were appended with `#[session(default)]`
-    /// (see [`SessionData::PREFIXES`](crate::SessionData::PREFIXES)): the appended fields got
-    /// their defaults, and the session is written again with today's fingerprint.
+    /// (see [`SessionData::PREFIXES`]): the appended fields got their defaults, and the
+    /// session is written again with today's fingerprint.
     FieldsAppended,
     /// An expiring field's deadline passed; its value leaves the cookie.
     FieldExpired,
