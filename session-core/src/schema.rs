@@ -101,10 +101,11 @@ pub struct DecodeEffects {
 /// Tokens and store records carry the schema's name, version and fingerprint, and are refused
 /// when those do not match (the user gets a fresh session), so a change to the fields needs one
 /// of two things:
-/// - **Fields appended at the end with `#[session(default)]`**: nothing else. The derive lists
-///   every earlier field list whose fields are a prefix of today's in [`PREFIXES`](Self::PREFIXES);
-///   a token or record of such a list loads with the appended fields taken from
-///   `Self::default()`, and is re-issued (rewritten, in store mode) with today's fingerprint.
+/// - **Fields appended at the end with `#[session(default)]`**: nothing else. The derive
+///   lists every earlier field list that is a prefix of today's in
+///   [`PREFIXES`](Self::PREFIXES); a token or record of such a list loads with the appended
+///   fields taken from `Self::default()`, and is re-issued (rewritten, in store mode) with
+///   today's fingerprint.
 /// - **Anything else** (a field removed, renamed, reordered, retyped, or added elsewhere than
 ///   at the end): a new `version` and a migration from the old one (`migrate_from`, or
 ///   [`migrate`](Self::migrate) by hand).
@@ -277,11 +278,13 @@ pub(crate) fn check_name<T: SessionData>(seen: SchemaRef<'_>) -> Result<(), Reje
 }
 
 /// Decodes a payload written under `seen` as `T`, following `migrate_from` chains for older
-/// versions, and drops expired fields.
+/// versions and appending the defaults of the fields added since an earlier field list of this
+/// version ([`SessionData::PREFIXES`]), and drops expired fields.
 ///
 /// # Errors
-/// [`Rejection::SchemaMismatch`] for another name, an unknown version or a changed
-/// fingerprint; [`Rejection::Undecodable`] when the bytes do not fit the schema.
+/// [`Rejection::SchemaMismatch`] for another name, an unknown version or a fingerprint that is
+/// neither `T`'s nor one of its prefixes'; [`Rejection::Undecodable`] when the bytes do not fit
+/// the schema.
 pub fn decode_payload<T: SessionData>(
     seen: SchemaRef<'_>,
     payload: &[u8],
