@@ -34,8 +34,8 @@
 //! ```
 //!
 //! # What is where
-//! - At the root: what an application uses. [`SessionData`] (trait and derive), [`Schema`],
-//!   [`Expiring`] and [`Flash`] fields, [`CsrfToken`]; [`SessionConfig`], [`CookieSettings`],
+//! - At the root: what an application uses. [`SessionData`] (trait and derive), [`Schema`]
+//!   and [`SchemaPrefix`], [`Expiring`] and [`Flash`] fields, [`CsrfToken`]; [`SessionConfig`], [`CookieSettings`],
 //!   [`SameSite`], [`CrossOriginProtection`];
 //!   [`Key`], [`KeyId`], [`Keyring`], [`RotationPolicy`]; [`SessionManager`] and the
 //!   per-request [`SessionHandle`] with its [`LoadStatus`]; [`Rejection`] (why a cookie was
@@ -109,7 +109,7 @@ pub use crate::error::{ConfigError, KeyError, KeyringError, SessionError};
 pub use crate::key::{Key, KeyId};
 pub use crate::keyring::{Keyring, RotationPolicy};
 pub use crate::rejection::Rejection;
-pub use crate::schema::{Expiring, Flash, Schema, SessionData};
+pub use crate::schema::{Expiring, Flash, Schema, SchemaPrefix, SessionData};
 pub use crate::session::{LoadStatus, SessionHandle, SessionManager};
 /// Derives [`SessionData`](trait@SessionData): see the `session-macros` crate.
 #[cfg(feature = "derive")]
@@ -127,7 +127,9 @@ pub use session_macros::SessionData;
 ///     user_id: Option<u64>,
 /// }
 ///
-/// // In a test. On failure the message shows the new fingerprint and how to migrate.
+/// // In a test. On failure the message shows the new fingerprint and what to do: update the
+/// // pin when fields were only appended with `#[session(default)]` (old sessions stay
+/// // readable), otherwise bump `version` and migrate.
 /// let pinned = AppSession::SCHEMA.fingerprint_hex();
 /// session_core::assert_schema!(AppSession, &pinned);
 /// ```
@@ -152,8 +154,8 @@ pub mod __private {
 
     pub use crate::rejection::Rejection;
     pub use crate::schema::{
-        DecodeEffects, ExpiringField, FieldDeadlines, FieldVisitor, Schema, SchemaRef, SessionData,
-        decode_payload,
+        DecodeEffects, ExpiringField, FieldDeadlines, FieldVisitor, Schema, SchemaPrefix,
+        SchemaRef, SessionData, decode_payload,
     };
     use crate::{Flash, schema};
 
@@ -210,7 +212,28 @@ pub mod __private {
         if actual.eq_ignore_ascii_case(pinned.trim()) {
             return;
         }
-        let next = schema.version + 1;
+        let name = schema.name;
+        let version = schema.version;
+        let appended = u32::from_str_radix(pinned.trim(), 16)
+            .ok()
+            .and_then(|pinned| T::PREFIXES.iter().find(|p| p.fingerprint == pinned));
+        if let Some(prefix) = appended {
+            let count = prefix.appended;
+            let fields = if count == 1 {
+                "field was"
+            } else {
+                "fields were"
+            };
+            panic!(
+                "schema lock: {type_name} (session \"{name}\" v{version}) has fingerprint \"{actual}\", but the lock pins \"{pinned}\".\n\
+                 {count} {fields} appended with #[session(default)] since the pinned shape: old sessions stay readable. \
+                 Tokens and records of the pinned shape load with the appended fields taken from {type_name}::default() \
+                 and are re-issued with the new fingerprint; no version bump or migration is needed.\n\
+                 Update the pin to \"{actual}\": assert_schema!({type_name}, \"{actual}\").\n\
+                 Rolling back to the pinned shape would refuse the sessions this one writes (a schema mismatch, users sign in again)."
+            );
+        }
+        let next = version + 1;
         panic!(
             "schema lock: {type_name} (session \"{name}\" v{version}) has fingerprint \"{actual}\", but the lock pins \"{pinned}\".\n\
              The struct changed shape. Tokens already in browsers carry the old shape and will be refused \
@@ -218,9 +241,9 @@ pub mod __private {
              \x20 1. keep the previous struct as {type_name}V{version} with #[derive(SessionData)] and #[session(name = \"{name}\", version = {version})];\n\
              \x20 2. on {type_name}, bump to #[session(version = {next}, migrate_from = {type_name}V{version})] and impl From<{type_name}V{version}> for {type_name};\n\
              \x20 3. pin the new shape: assert_schema!({type_name}, \"<new fingerprint>\").\n\
+             If the change only adds fields, append them after all the others with #[session(default)] instead: \
+             old sessions stay readable without a version bump.\n\
              If logging everyone out is fine, bump `version` anyway and update the lock to \"{actual}\".",
-            name = schema.name,
-            version = schema.version,
         );
     }
 }

@@ -223,7 +223,7 @@ impl SchemaMismatch {
                 "users with such a session start a new one; to keep their sessions, add a migration from that version (#[session(migrate_from = ...)])"
             }
             Self::Fingerprint { .. } => {
-                "users with such a session start a new one and the cookie is removed; when changing the struct, bump #[session(version = ...)] and add a migration so sessions carry over (assert_schema! catches this at compile time)"
+                "users with such a session start a new one and the cookie is removed; when changing the struct, append new fields after all the others with #[session(default)] (old sessions stay readable), or bump #[session(version = ...)] and add a migration so sessions carry over (assert_schema! catches this in a test)"
             }
             Self::SessionMode { .. } => "users with such a session sign in again",
         }

@@ -2,7 +2,10 @@
 //!
 //! A schema is a named, versioned struct. Its [`Schema`] travels in every token, so a token
 //! written by another struct (another name, another version without a migration path, or the
-//! same name and version but different fields) is refused instead of misread.
+//! same name and version but different fields) is refused instead of misread. One change needs
+//! no new version: fields appended at the end with `#[session(default)]`. A token of the
+//! shorter field list (a [`SchemaPrefix`]) is read by appending the defaults' encodings to its
+//! payload.
 
 use std::fmt;
 
@@ -40,6 +43,18 @@ impl fmt::Display for Schema {
     }
 }
 
+/// An earlier field list of a schema, with the same name and version, whose tokens and records
+/// a struct still reads: the struct then had only its first fields, and the last `appended`
+/// fields were added since, each with a default (`#[session(default)]`). See
+/// [`SessionData::PREFIXES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SchemaPrefix {
+    /// The fingerprint the struct had with only its first fields.
+    pub fingerprint: u32,
+    /// How many fields were appended after them.
+    pub appended: usize,
+}
+
 /// The schema a token says it was written with, as read from the token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchemaRef<'a> {
@@ -56,6 +71,9 @@ pub struct SchemaRef<'a> {
 pub struct DecodeEffects {
     /// The token was written by an older schema version and migrated.
     pub migrated: bool,
+    /// The token was written by an earlier field list of this version (a [`SchemaPrefix`]);
+    /// the appended fields got their defaults.
+    pub fields_appended: bool,
     /// At least one field's deadline had passed and its value was dropped.
     pub fields_expired: bool,
 }
@@ -78,9 +96,53 @@ pub struct DecodeEffects {
 ///     const SCHEMA: Schema = Schema { name: "cart", version: 1, fingerprint: 0x0c0ffee1 };
 /// }
 /// ```
+///
+/// # Changing the struct
+/// Tokens and store records carry the schema's name, version and fingerprint, and are refused
+/// when those do not match (the user gets a fresh session), so a change to the fields needs one
+/// of two things:
+/// - **Fields appended at the end with `#[session(default)]`**: nothing else. The derive
+///   lists every earlier field list that is a prefix of today's in
+///   [`PREFIXES`](Self::PREFIXES); a token or record of such a list loads with the appended
+///   fields taken from `Self::default()`, and is re-issued (rewritten, in store mode) with
+///   today's fingerprint.
+/// - **Anything else** (a field removed, renamed, reordered, retyped, or added elsewhere than
+///   at the end): a new `version` and a migration from the old one (`migrate_from`, or
+///   [`migrate`](Self::migrate) by hand).
+///
+/// Either way the change goes one way only: code that still has the old struct (a rollback,
+/// or the old half of a rolling deployment) refuses the new tokens, for appended fields as a
+/// fingerprint mismatch, which ends those sessions.
+///
+/// A hand-written impl lists its prefixes itself: the fingerprint the struct had before, and how
+/// many fields were appended since.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use session_core::{Schema, SchemaPrefix, SessionData};
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// struct Cart {
+///     items: Vec<u32>,
+///     coupon: Option<String>, // appended; `Cart::default()` gives old sessions `None`
+/// }
+///
+/// impl SessionData for Cart {
+///     const SCHEMA: Schema = Schema { name: "cart", version: 1, fingerprint: 0x0c0ffee2 };
+///     const PREFIXES: &'static [SchemaPrefix] =
+///         &[SchemaPrefix { fingerprint: 0x0c0ffee1, appended: 1 }];
+/// }
+/// ```
 pub trait SessionData: Serialize + DeserializeOwned + Default + Send + Sync + 'static {
     /// The schema this type writes.
     const SCHEMA: Schema;
+
+    /// Earlier field lists of this schema's name and version that still decode as `Self`: a
+    /// payload of such a list, followed by the encodings of the last
+    /// [`appended`](SchemaPrefix::appended) serialized fields of `Self::default()`, is a
+    /// payload of `Self`. Longest prefix first. The derive lists one per field marked
+    /// `#[session(default)]` at the end of the struct; the default has none.
+    const PREFIXES: &'static [SchemaPrefix] = &[];
 
     /// Shows each [`Expiring`] field to `visitor`, with its slot number (stable within a
     /// version) and lifetime in seconds. The default has no expiring fields.
@@ -216,11 +278,13 @@ pub(crate) fn check_name<T: SessionData>(seen: SchemaRef<'_>) -> Result<(), Reje
 }
 
 /// Decodes a payload written under `seen` as `T`, following `migrate_from` chains for older
-/// versions, and drops expired fields.
+/// versions and appending the defaults of the fields added since an earlier field list of this
+/// version ([`SessionData::PREFIXES`]), and drops expired fields.
 ///
 /// # Errors
-/// [`Rejection::SchemaMismatch`] for another name, an unknown version or a changed
-/// fingerprint; [`Rejection::Undecodable`] when the bytes do not fit the schema.
+/// [`Rejection::SchemaMismatch`] for another name, an unknown version or a fingerprint that is
+/// neither `T`'s nor one of its prefixes'; [`Rejection::Undecodable`] when the bytes do not fit
+/// the schema.
 pub fn decode_payload<T: SessionData>(
     seen: SchemaRef<'_>,
     payload: &[u8],
@@ -235,20 +299,28 @@ pub fn decode_payload<T: SessionData>(
         }));
     }
     if seen.version == ours.version {
-        if seen.fingerprint != ours.fingerprint {
+        let mut value: T = if seen.fingerprint == ours.fingerprint {
+            postcard::from_bytes(payload).map_err(|_| Rejection::Undecodable)?
+        } else if let Some(prefix) = T::PREFIXES
+            .iter()
+            .find(|prefix| prefix.fingerprint == seen.fingerprint)
+        {
+            let extended = with_defaults_appended::<T>(payload, prefix.appended)?;
+            postcard::from_bytes(&extended).map_err(|_| Rejection::Undecodable)?
+        } else {
             return Err(Rejection::SchemaMismatch(SchemaMismatch::Fingerprint {
                 name: ours.name,
                 version: ours.version,
                 expected: ours.fingerprint,
                 seen: seen.fingerprint,
             }));
-        }
-        let mut value: T = postcard::from_bytes(payload).map_err(|_| Rejection::Undecodable)?;
+        };
         let fields_expired = deadlines.apply(&mut value);
         return Ok((
             value,
             DecodeEffects {
                 migrated: false,
+                fields_appended: seen.fingerprint != ours.fingerprint,
                 fields_expired,
             },
         ));
@@ -271,6 +343,33 @@ pub fn decode_payload<T: SessionData>(
         expected: ours.version,
         seen: seen.version,
     }))
+}
+
+/// `payload` (of an earlier field list) followed by the encodings of the last `appended`
+/// serialized fields of `T::default()`: postcard writes a struct as its fields one after the
+/// other with no framing, so that is a payload of `T`.
+///
+/// # Errors
+/// [`Rejection::Undecodable`] when `T` does not serialize as a struct with at least `appended`
+/// fields (a hand-written [`SessionData::PREFIXES`] that does not fit the struct).
+fn with_defaults_appended<T: SessionData>(
+    payload: &[u8],
+    appended: usize,
+) -> Result<Vec<u8>, Rejection> {
+    let defaults =
+        crate::session::split_fields(&T::default()).map_err(|_| Rejection::Undecodable)?;
+    let first = defaults
+        .len()
+        .checked_sub(appended)
+        .ok_or(Rejection::Undecodable)?;
+    let tail = &defaults[first..];
+    let mut out =
+        Vec::with_capacity(payload.len() + tail.iter().map(|(_, b)| b.len()).sum::<usize>());
+    out.extend_from_slice(payload);
+    for (_, bytes) in tail {
+        out.extend_from_slice(bytes);
+    }
+    Ok(out)
 }
 
 /// A session field that disappears a fixed time after it was written, for example a

@@ -28,6 +28,7 @@ pub use crate::token::TokenInfo;
 
 use self::cookie_mode::CookieState;
 use self::store_mode::StoreState;
+pub(crate) use self::store_mode::split_fields;
 
 /// Loads and saves sessions for one configuration. Cheap to clone (shared state).
 ///
@@ -80,6 +81,10 @@ pub enum Reissue {
     RefreshDue,
     /// Written by an older schema version and migrated.
     Migrated,
+    /// Written by this schema version before fields were appended with `#[session(default)]`
+    /// (see [`SessionData::PREFIXES`]): the appended fields got their defaults, and the
+    /// session is written again with today's fingerprint.
+    FieldsAppended,
     /// An expiring field's deadline passed; its value leaves the cookie.
     FieldExpired,
     /// Written with the other encryption setting than the current one.

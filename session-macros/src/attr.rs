@@ -18,6 +18,7 @@ mod kw {
     syn::custom_keyword!(migrate_from);
     syn::custom_keyword!(expires_in);
     syn::custom_keyword!(flash);
+    syn::custom_keyword!(default);
 }
 
 /// Collects errors; combined into one `compile_error!` set at the end.
@@ -71,6 +72,8 @@ pub(crate) struct FieldAttrs {
     /// An `expires_in` was written but did not parse (already reported).
     pub(crate) expires_in_invalid: bool,
     pub(crate) flash: Option<TokenStream>,
+    /// `default`: appended with a default, so sessions of the shorter field list still load.
+    pub(crate) default: Option<TokenStream>,
 }
 
 fn duplicate(cx: &Ctxt, tokens: impl ToTokens, key: &str) {
@@ -168,9 +171,15 @@ pub(crate) fn field(cx: &Ctxt, attrs: &[Attribute]) -> FieldAttrs {
                         duplicate(cx, key, "flash");
                     }
                     out.flash = Some(key.to_token_stream());
+                } else if lookahead.peek(kw::default) {
+                    let key: kw::default = input.parse()?;
+                    if out.default.is_some() {
+                        duplicate(cx, key, "default");
+                    }
+                    out.default = Some(key.to_token_stream());
                 } else {
                     let unknown: TokenStream = input.parse::<proc_macro2::TokenTree>()?.into();
-                    cx.error(unknown, "unknown `session` attribute on a field: expected `expires_in = \"5m\"` or `flash`");
+                    cx.error(unknown, "unknown `session` attribute on a field: expected `expires_in = \"5m\"`, `flash` or `default`");
                     skip_value(input)?;
                 }
                 if !input.is_empty() {

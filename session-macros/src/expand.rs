@@ -6,7 +6,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, LitStr};
 
-use crate::ast::Input;
+use crate::ast::{Field, Input};
 use crate::attr::Ctxt;
 use crate::{fallback, valid};
 
@@ -53,7 +53,8 @@ fn impl_session_data(input: &Input<'_>, krate: &syn::Path) -> TokenStream {
     let private = quote!(#krate::__private);
     let name = LitStr::new(&input.schema_name(), ident.span());
     let version = input.version();
-    let fingerprint = fingerprint(input);
+    let fingerprint = fingerprint(input, &input.fields);
+    let prefixes = prefixes(input, &private);
 
     let mut slot: u8 = 0;
     let mut visits = Vec::new();
@@ -125,6 +126,7 @@ fn impl_session_data(input: &Input<'_>, krate: &syn::Path) -> TokenStream {
                 version: #version,
                 fingerprint: #fingerprint,
             };
+            #prefixes
             #visit
             #migrate
         }
@@ -133,11 +135,40 @@ fn impl_session_data(input: &Input<'_>, krate: &syn::Path) -> TokenStream {
     }
 }
 
+/// `SessionData::PREFIXES`: for each field marked `default` (all at the end, see
+/// [`valid`]), the fingerprint of the fields before it and how many fields follow them,
+/// longest prefix first. Nothing when no field is marked.
+fn prefixes(input: &Input<'_>, private: &TokenStream) -> Option<TokenStream> {
+    let fields = &input.fields;
+    let first_default = fields
+        .iter()
+        .rposition(|field| field.attrs.default.is_none())
+        .map_or(0, |last_required| last_required + 1);
+    let entries: Vec<TokenStream> = (first_default..fields.len())
+        .rev()
+        .map(|kept| {
+            let fingerprint = fingerprint(input, &fields[..kept]);
+            let appended = fields.len() - kept;
+            quote! {
+                #private::SchemaPrefix { fingerprint: #fingerprint, appended: #appended }
+            }
+        })
+        .collect();
+    (!entries.is_empty()).then(|| {
+        quote! {
+            const PREFIXES: &'static [#private::SchemaPrefix] = &[#(#entries),*];
+        }
+    })
+}
+
 /// FNV-1a (32-bit) over each field's name, type and session/serde attributes, with all
-/// whitespace removed so the value does not depend on how the compiler spaces tokens.
-fn fingerprint(input: &Input<'_>) -> u32 {
+/// whitespace removed so the value does not depend on how the compiler spaces tokens; then the
+/// struct's serde attributes. `fields` is the whole struct, or its first fields for the
+/// fingerprint the struct had before the later ones were appended (`default` is not part of
+/// the text, so marking a field `default` keeps the fingerprint).
+fn fingerprint(input: &Input<'_>, fields: &[Field<'_>]) -> u32 {
     let mut text = String::new();
-    for field in &input.fields {
+    for field in fields {
         text.push_str(&field.ident.to_string());
         text.push(':');
         text.push_str(&squash(field.ty.to_token_stream()));

@@ -35,7 +35,52 @@
 //! Container attributes: `name = "..."` (default: the type name in snake_case; `[a-z0-9_-]`),
 //! `version = N` (default 1), `migrate_from = OldType`, `crate = "path::to::session_core"`.
 //! Field attributes: `expires_in = "15m"` on an `Expiring<T>` (units `s`, `m`, `h`, `d`,
-//! combinable: `"1h30m"`), `flash` on a `Flash<T>`.
+//! combinable: `"1h30m"`), `flash` on a `Flash<T>`, `default` on a field appended at the end.
+//!
+//! # Adding a field without a new version
+//! A field appended after all the others with `#[session(default)]` keeps the sessions written
+//! before it readable: their tokens and store records load with the field taken from
+//! `Self::default()` and are re-issued with the new fingerprint. No `version` bump, no copy of
+//! the old struct, no `From`. It combines with `expires_in` and `flash` (an appended
+//! `Expiring` or `Flash` field starts empty).
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use session_core::{Flash, SessionData};
+//!
+//! #[derive(SessionData, Serialize, Deserialize, Default)]
+//! #[session(name = "shop")]
+//! struct ShopSessionBefore {
+//!     user_id: Option<u64>,
+//! }
+//!
+//! #[derive(SessionData, Serialize, Deserialize, Default)]
+//! #[session(name = "shop")] // same name, same version
+//! struct ShopSession {
+//!     user_id: Option<u64>,
+//!     #[session(default)]
+//!     cart: Vec<u32>,
+//!     #[session(default, flash)]
+//!     notice: Flash<String>,
+//! }
+//!
+//! // The derive lists the fingerprints of the earlier field lists it still reads.
+//! let before = ShopSessionBefore::SCHEMA.fingerprint;
+//! assert!(ShopSession::PREFIXES.iter().any(|p| p.fingerprint == before && p.appended == 2));
+//! ```
+//!
+//! Only appending is free. `default` fields must come after every field without it (a compile
+//! error says so otherwise), and cannot be serde-`skip`ped. Removing, renaming, reordering or
+//! retyping a field, or inserting one before others, changes the fingerprint of a field list
+//! that old sessions do not share: that needs a new `version` and `migrate_from`, and
+//! `session_core::assert_schema!` says which of the two cases a change is. serde's own
+//! `#[serde(default)]` does not count: it applies only to formats that can tell a field is
+//! missing, which the session payload (postcard) cannot, and its value may differ from
+//! `Self::default()`'s.
+//!
+//! The change goes one way: code with the old struct (a rollback, or the old half of a rolling
+//! deployment) refuses the tokens the new struct writes as a fingerprint mismatch, and those
+//! users start a new session.
 
 #![deny(missing_docs)]
 

@@ -57,10 +57,65 @@ pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
             expiring += 1;
         }
     }
+    check_defaults(cx, input);
     if expiring > usize::from(u8::MAX) {
         cx.error(
             input.original.ident.to_token_stream(),
             "at most 255 `expires_in` fields are supported",
         );
     }
+}
+
+/// `default` fields come after every other field, so an older field list is a prefix of this
+/// one; and they are serialized, so the defaults' encodings are what an older payload lacks.
+fn check_defaults(cx: &Ctxt, input: &Input<'_>) {
+    let last_required = input
+        .fields
+        .iter()
+        .rposition(|field| field.attrs.default.is_none());
+    for (index, field) in input.fields.iter().enumerate() {
+        let Some(default) = &field.attrs.default else {
+            continue;
+        };
+        if let Some(last) = last_required.filter(|last| index < *last) {
+            let after = input.fields[last].ident;
+            cx.error(
+                default,
+                format!(
+                    "a `default` field must come after every field without `default`, so that sessions written before it was added are a prefix of this struct: move `{}` after `{after}`, or remove `default` and bump `version` with `migrate_from`",
+                    field.ident,
+                ),
+            );
+        }
+        if let Some(skip) = serde_skip(field.original) {
+            cx.error(
+                skip,
+                "`default` cannot be combined with a serde `skip`: a skipped field is not in the session payload, so it needs no `default`; remove one of them",
+            );
+        }
+    }
+}
+
+/// The first `skip`, `skip_serializing`, `skip_deserializing` or `skip_serializing_if` in the
+/// field's `#[serde(...)]` attributes.
+fn serde_skip(field: &syn::Field) -> Option<proc_macro2::Ident> {
+    const SKIPS: [&str; 4] = [
+        "skip",
+        "skip_serializing",
+        "skip_deserializing",
+        "skip_serializing_if",
+    ];
+    field
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("serde"))
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::List(list) => Some(list.tokens.clone()),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) if SKIPS.iter().any(|s| ident == s) => Some(ident),
+            _ => None,
+        })
 }

@@ -169,8 +169,8 @@ macro_rules! __reexport_application_api {
         pub use $crate::{
             ConfigError, CookieSettings, CrossOriginProtection, CsrfToken, Expiring, Flash, Key,
             KeyError, Keyring, KeyringError, LoadStatus, ManualClock, Rejection, RotationPolicy,
-            SameSite, Schema, SessionConfig, SessionData, SessionError, SessionHandle,
-            SessionManager, assert_schema, session, store, time,
+            SameSite, Schema, SchemaPrefix, SessionConfig, SessionData, SessionError,
+            SessionHandle, SessionManager, assert_schema, session, store, time,
         };
     };
 }

@@ -118,6 +118,8 @@ impl SessionManager {
         }
         let reissue = if effects.migrated {
             Some(Reissue::Migrated)
+        } else if effects.fields_appended {
+            Some(Reissue::FieldsAppended)
         } else if !opened.signed_by_current_key {
             Some(Reissue::RotatedKey)
         } else if effects.fields_expired {

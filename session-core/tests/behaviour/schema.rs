@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use session_core::__private::{DecodeEffects, FieldDeadlines, SchemaRef, decode_payload};
 use session_core::rejection::SchemaMismatch;
 use session_core::session::Reissue;
-use session_core::{LoadStatus, Rejection, Schema, SessionData};
+use session_core::{LoadStatus, Rejection, Schema, SchemaPrefix, SessionConfig, SessionData};
 
 use crate::support::*;
 
@@ -169,6 +169,193 @@ fn another_schema_name_is_refused() {
         status::<Typical>(&manager, &token),
         LoadStatus::Rejected(Rejection::SchemaMismatch(SchemaMismatch::Name {
             expected: "app",
+            ..
+        }))
+    ));
+}
+
+/// `CartV2` with a field appended, implemented by hand: the same name and version, and
+/// `CartV2`'s fingerprint listed as a prefix one field shorter.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct CartV2Appended {
+    items: Vec<u32>,
+    coupon: Option<String>,
+    currency: String,
+}
+impl Default for CartV2Appended {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            coupon: None,
+            currency: "EUR".into(),
+        }
+    }
+}
+impl SessionData for CartV2Appended {
+    const SCHEMA: Schema = Schema {
+        name: "cart",
+        version: 2,
+        fingerprint: 0x0000_0022,
+    };
+    const PREFIXES: &'static [SchemaPrefix] = &[SchemaPrefix {
+        fingerprint: CartV2::SCHEMA.fingerprint,
+        appended: 1,
+    }];
+}
+
+/// A prefix list that claims more appended fields than the struct has.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CartV2BadPrefix {
+    items: Vec<u32>,
+    coupon: Option<String>,
+}
+impl SessionData for CartV2BadPrefix {
+    const SCHEMA: Schema = Schema {
+        name: "cart",
+        version: 2,
+        fingerprint: 0x0000_0023,
+    };
+    const PREFIXES: &'static [SchemaPrefix] = &[SchemaPrefix {
+        fingerprint: CartV2::SCHEMA.fingerprint,
+        appended: 3,
+    }];
+}
+
+#[test]
+fn a_token_of_a_listed_prefix_loads_with_the_appended_defaults_and_is_reissued() {
+    let (config, _) = config(&clock());
+    let manager = manager_with(config);
+    let token = mint(
+        &manager,
+        CartV2 {
+            items: vec![5],
+            coupon: Some("WINTER".into()),
+        },
+    );
+    let mut handle = load::<CartV2Appended>(&manager, &format!("session={token}"));
+    assert_eq!(
+        handle.data(),
+        &CartV2Appended {
+            items: vec![5],
+            coupon: Some("WINTER".into()),
+            currency: "EUR".into(),
+        },
+        "the appended field comes from Default::default()"
+    );
+    assert_eq!(
+        handle.status(),
+        &LoadStatus::Loaded {
+            reissue: Some(Reissue::FieldsAppended)
+        }
+    );
+    let set_cookie = save(&manager, &mut handle).expect("re-issued with the new fingerprint");
+    let info = manager.inspect(set_cookie.value()).expect("valid");
+    assert_eq!(info.fingerprint, CartV2Appended::SCHEMA.fingerprint);
+    assert_eq!(
+        load::<CartV2Appended>(&manager, &cookie_header(&set_cookie)).status(),
+        &LoadStatus::Loaded { reissue: None }
+    );
+}
+
+#[test]
+fn a_prefix_that_does_not_fit_the_struct_is_undecodable_and_unlisted_ones_mismatch() {
+    let (config, _) = config(&clock());
+    let manager = manager_with(config);
+    let token = mint(
+        &manager,
+        CartV2 {
+            items: vec![1],
+            coupon: None,
+        },
+    );
+    assert_eq!(
+        status::<CartV2BadPrefix>(&manager, &token),
+        LoadStatus::Rejected(Rejection::Undecodable)
+    );
+    // A rollback: the shorter struct does not know the longer one's fingerprint.
+    let longer = mint(
+        &manager,
+        CartV2Appended {
+            items: vec![1],
+            ..CartV2Appended::default()
+        },
+    );
+    assert_eq!(
+        status::<CartV2>(&manager, &longer),
+        LoadStatus::Rejected(Rejection::SchemaMismatch(SchemaMismatch::Fingerprint {
+            name: "cart",
+            version: 2,
+            expected: 0x02,
+            seen: 0x22
+        }))
+    );
+}
+
+#[test]
+fn decode_payload_appends_defaults_only_for_the_same_version() {
+    let payload = postcard::to_allocvec(&CartV2 {
+        items: vec![1, 2],
+        coupon: None,
+    })
+    .expect("postcard");
+    let deadlines = FieldDeadlines {
+        deadlines: &[],
+        now: 0,
+    };
+    let seen = SchemaRef {
+        name: "cart",
+        version: 2,
+        fingerprint: CartV2::SCHEMA.fingerprint,
+    };
+    let (value, effects) =
+        decode_payload::<CartV2Appended>(seen, &payload, &deadlines).expect("extended");
+    assert_eq!(value.items, [1, 2]);
+    assert_eq!(value.currency, "EUR");
+    assert!(effects.fields_appended && !effects.migrated);
+    let other_version = SchemaRef { version: 1, ..seen };
+    assert!(matches!(
+        decode_payload::<CartV2Appended>(other_version, &payload, &deadlines),
+        Err(Rejection::SchemaMismatch(SchemaMismatch::Version {
+            seen: 1,
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn a_store_record_of_a_listed_prefix_loads_with_the_defaults_and_is_rewritten() {
+    // The system clock: the store expires records by it.
+    init_tracing();
+    let config = SessionConfig::new(ring(&[("k1", &keys(1)[0])]));
+    let store = std::sync::Arc::new(session_core::store::MemoryStore::new(100));
+    let manager = manager_with(config.store(store));
+    let mut first = run(manager.load::<CartV2>([])).expect("loads");
+    first.data_mut().items = vec![8];
+    let cookie = cookie_header(&save(&manager, &mut first).expect("a new record"));
+
+    let mut handle = run(manager.load::<CartV2Appended>([cookie.as_str()])).expect("loads");
+    assert_eq!(handle.data().items, [8]);
+    assert_eq!(handle.data().currency, "EUR");
+    assert_eq!(
+        handle.status(),
+        &LoadStatus::Loaded {
+            reissue: Some(Reissue::FieldsAppended)
+        }
+    );
+    // The record is rewritten under the new fingerprint; the id cookie stays the same.
+    assert!(save(&manager, &mut handle).is_none(), "no new cookie");
+    assert_eq!(
+        run(manager.load::<CartV2Appended>([cookie.as_str()]))
+            .expect("loads")
+            .status(),
+        &LoadStatus::Loaded { reissue: None }
+    );
+    assert!(matches!(
+        run(manager.load::<CartV2>([cookie.as_str()]))
+            .expect("loads")
+            .status(),
+        LoadStatus::Rejected(Rejection::SchemaMismatch(SchemaMismatch::Fingerprint {
+            seen: 0x22,
             ..
         }))
     ));

@@ -50,6 +50,19 @@ impl From<MigV1> for MigV2 {
     }
 }
 
+/// `MigV2` with fields appended with `#[session(default)]`: the same name and version, so its
+/// records stay readable by it.
+#[derive(Debug, Default, Serialize, Deserialize, SessionData)]
+#[session(name = "migrating", version = 2)]
+pub(crate) struct MigV2Appended {
+    pub(crate) user: Option<String>,
+    pub(crate) visits: u64,
+    #[session(default)]
+    pub(crate) tags: Vec<String>,
+    #[session(default, expires_in = "5m")]
+    pub(crate) sudo: Expiring<bool>,
+}
+
 /// Sixteen fields, for many requests of one session each changing its own field at once.
 #[derive(Debug, Default, Serialize, Deserialize, SessionData)]
 #[session(name = "wide")]

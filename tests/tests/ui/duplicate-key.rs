@@ -6,6 +6,8 @@ use session_core::{Expiring, SessionData};
 struct AppSession {
     #[session(expires_in = "5m", expires_in = "10m")]
     sudo: Expiring<bool>,
+    #[session(default, default)]
+    theme: String,
 }
 
 fn main() {}

@@ -70,14 +70,16 @@ impl SessionManager {
                     }
                     first_rejection.get_or_insert(Rejection::Revoked);
                 }
-                Ok((data, mut stored, fields_expired)) => {
+                Ok((data, mut stored, effects)) => {
                     stored.cookie_due = cookie_reissue.is_some() || refresh_due;
-                    let reissue = if stored.rewrite {
+                    let reissue = if effects.migrated {
                         Some(Reissue::Migrated)
+                    } else if effects.fields_appended {
+                        Some(Reissue::FieldsAppended)
                     } else {
                         cookie_reissue
                             .or(refresh_due.then_some(Reissue::RefreshDue))
-                            .or(fields_expired.then_some(Reissue::FieldExpired))
+                            .or(effects.fields_expired.then_some(Reissue::FieldExpired))
                     };
                     crate::metrics::loaded();
                     return Ok(SessionHandle {

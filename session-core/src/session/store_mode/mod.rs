@@ -33,6 +33,10 @@ mod save;
 mod user_index;
 mod write;
 
+/// The fields of a session, each encoded with postcard, in declaration order (see
+/// [`record`]): also how a payload of an earlier field list gets its appended defaults.
+pub(crate) use record::split as split_fields;
+
 /// The fingerprint of a store-id token's pseudo-schema (version 0).
 const STORE_ID_FINGERPRINT: u32 = 0x5354_4f52;
 
@@ -111,7 +115,8 @@ struct Stored {
     /// The record's fields as loaded or last written: what an update compares with.
     fields: Fields,
     deadlines: Vec<(u8, i64)>,
-    /// Written by an older schema version: the next save rewrites the whole record.
+    /// Written by an older schema version, or by an earlier field list of this one: the next
+    /// save rewrites the whole record.
     rewrite: bool,
     /// With `rewrite`: the record's field names as loaded, to remove those the current
     /// schema no longer has.

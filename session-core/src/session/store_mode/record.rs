@@ -19,7 +19,7 @@ use serde::ser::{self, Impossible, Serialize, SerializeStruct};
 use super::{Stored, serialize_error};
 use crate::error::SessionError;
 use crate::rejection::Rejection;
-use crate::schema::{FieldDeadlines, SchemaRef, SessionData, decode_payload};
+use crate::schema::{DecodeEffects, FieldDeadlines, SchemaRef, SessionData, decode_payload};
 use crate::store::{Fields, RecordKey, SessionId};
 
 /// The name of the field that says what a record is.
@@ -105,14 +105,15 @@ pub(super) fn meta_bytes<T: SessionData>(
     postcard::to_allocvec(&meta).map_err(serialize_error)
 }
 
-/// Reads a record as `T`: schema checks and migrations as for a cookie payload, then expired
-/// fields dropped. Answers whether any field expired.
+/// Reads a record as `T`: schema checks and migrations as for a cookie payload (a record of an
+/// earlier field list gets the appended fields' defaults), then expired fields dropped. Answers
+/// what decoding did; a migrated or extended record is marked for a rewrite.
 pub(super) fn decode_record<T: SessionData>(
     id: SessionId,
     key: RecordKey,
     fields: Fields,
     now: i64,
-) -> Result<(T, Stored, bool), Rejection> {
+) -> Result<(T, Stored, DecodeEffects), Rejection> {
     // A record without `@meta` is the leftover of a write that raced a logout: not a session.
     let meta_bytes = fields.get(META).ok_or(Rejection::UnknownSession)?;
     let head: MetaHead<'_> =
@@ -181,16 +182,16 @@ pub(super) fn decode_record<T: SessionData>(
             // All deadlines as stored, so the next write removes those of dropped fields.
             deadlines,
             stale,
-            rewrite: effects.migrated,
+            rewrite: effects.migrated || effects.fields_appended,
             cookie_due: false,
         },
-        effects.fields_expired,
+        effects,
     ))
 }
 
 /// Why a value could not be split into fields.
 #[derive(Debug)]
-pub(super) struct SplitError(String);
+pub(crate) struct SplitError(String);
 
 impl std::fmt::Display for SplitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -215,7 +216,7 @@ fn not_a_struct<T>() -> Result<T, SplitError> {
 }
 
 /// The fields of `value`, each encoded with postcard, in declaration order.
-pub(super) fn split<T: Serialize>(value: &T) -> Result<Vec<(&'static str, Vec<u8>)>, SplitError> {
+pub(crate) fn split<T: Serialize>(value: &T) -> Result<Vec<(&'static str, Vec<u8>)>, SplitError> {
     value.serialize(Splitter { values: true })
 }
 

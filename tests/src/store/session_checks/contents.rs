@@ -1,10 +1,11 @@
-//! What a record holds and for how long: expiring and flash fields, older schema versions, cookie-mode tokens, timeouts.
+//! What a record holds and for how long: expiring and flash fields, older schema versions and
+//! field lists, cookie-mode tokens, timeouts.
 
 use session_core::time::Duration;
 use session_core::{LoadStatus, Rejection, SessionConfig, SessionManager};
 
 use super::super::Start;
-use super::super::fixture::{Fx, MigV1, MigV2, Profile};
+use super::super::fixture::{Fx, MigV1, MigV2, MigV2Appended, Profile};
 use super::rejection;
 use crate::servers::runtime;
 
@@ -98,6 +99,66 @@ pub(super) fn records_from_an_older_schema_are_migrated(start: Start<'_>) {
         .block_on(new.load::<MigV2>([header.as_str()]))
         .expect("load");
     assert_eq!(rejection(&replay), Some(&Rejection::UnknownSession));
+}
+
+pub(super) fn records_of_an_earlier_field_list_get_the_appended_defaults(start: Start<'_>) {
+    let old = Fx::new(start);
+    let mut handle = old.load::<MigV2>(None);
+    handle.data_mut().user = Some("alice".into());
+    handle.data_mut().visits = 3;
+    let token = old.save(&mut handle).expect("cookie");
+    let header = format!("session={token}");
+
+    // The same store and keys, read by the app with fields appended to the struct.
+    let config = SessionConfig::new(old.keys.clone())
+        .clock(old.clock.clone())
+        .store(old.recording.clone());
+    let new = SessionManager::new(config).expect("config");
+    let mut extended = runtime()
+        .block_on(new.load::<MigV2Appended>([header.as_str()]))
+        .expect("load");
+    assert_eq!(extended.data().user.as_deref(), Some("alice"));
+    assert_eq!(extended.data().visits, 3);
+    assert!(extended.data().tags.is_empty());
+    assert_eq!(extended.data().sudo.get(), None);
+    assert!(matches!(
+        extended.status(),
+        LoadStatus::Loaded {
+            reissue: Some(session_core::session::Reissue::FieldsAppended)
+        }
+    ));
+    old.recording.take();
+    assert_eq!(
+        runtime().block_on(new.save(&mut extended)).expect("save"),
+        None,
+        "the id cookie stays"
+    );
+    let writes = old.recording.take();
+    assert!(
+        writes.len() == 1
+            && !writes[0].0
+            && writes[0].1.contains(&"@meta".to_owned())
+            && writes[0].1.contains(&"tags".to_owned())
+            && writes[0].1.contains(&"sudo".to_owned()),
+        "the record is rewritten whole, if it still exists: {writes:?}"
+    );
+    let mut again = runtime()
+        .block_on(new.load::<MigV2Appended>([header.as_str()]))
+        .expect("load");
+    assert!(matches!(
+        again.status(),
+        LoadStatus::Loaded { reissue: None }
+    ));
+    assert_eq!(again.data().visits, 3);
+    again.data_mut().sudo.set(true);
+    again.data_mut().tags.push("beta".into());
+    runtime().block_on(new.save(&mut again)).expect("save");
+    let last = runtime()
+        .block_on(new.load::<MigV2Appended>([header.as_str()]))
+        .expect("load");
+    assert_eq!(last.data().sudo.get(), Some(&true));
+    assert_eq!(last.data().tags, ["beta"]);
+    assert_eq!(last.data().user.as_deref(), Some("alice"));
 }
 
 pub(super) fn cookie_mode_tokens_are_not_store_ids(start: Start<'_>) {

@@ -66,6 +66,10 @@ pub(super) const CHECKS: &[super::Check] = &[
         contents::records_from_an_older_schema_are_migrated,
     ),
     (
+        "records of an earlier field list get the appended defaults",
+        contents::records_of_an_earlier_field_list_get_the_appended_defaults,
+    ),
+    (
         "cookie-mode tokens are not store ids",
         contents::cookie_mode_tokens_are_not_store_ids,
     ),

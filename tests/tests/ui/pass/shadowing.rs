@@ -13,6 +13,7 @@ struct None;
 struct From;
 struct Self_;
 type Schema = ();
+type SchemaPrefix = ();
 trait SessionDataShadow {}
 
 #[derive(SessionData, Serialize, Deserialize, Default)]
@@ -29,6 +30,8 @@ struct AppSession {
     sudo: Expiring<bool>,
     #[session(flash)]
     notice: Flash<::std::string::String>,
+    #[session(default)]
+    theme: ::std::string::String,
 }
 
 impl ::core::convert::From<AppSessionV1> for AppSession {
