@@ -9,13 +9,26 @@
 //!   `401 {"user":null}`.
 //! - `GET /api/peek`: `200 {"user":"alice"}` or `401 {"user":null}`; never a `Set-Cookie`.
 //! - `POST /logout`: ends the session, `303` to `/` with a removal cookie.
+//! - `POST /login` with `remember=on`: a persistent cookie (`Max-Age` up to the absolute
+//!   timeout); without it, a browser-session cookie.
+//! - `GET /api/sessions`: `200 {"sessions":[{"current","created","last_active","user_agent"}]}`,
+//!   all of the user's live sessions in store mode, only the current one in cookie mode; `401`
+//!   when anonymous. `GET /devices` shows the same list as a page, with "sign out this
+//!   device" (`POST /devices/end`, form `session`) and "sign out all other devices"
+//!   (`POST /devices/end-others`), both `303` back to `/devices`.
+//! - `POST /api/sessions/end-others`: `200 {"ended":N}`, every other session of the user ends
+//!   (cookie mode: through the revocation check; `N` is then `null`, as nobody knows how many
+//!   cookies there were).
+//! - `POST /password` (`new_password`): changes alice's password in this process, `303` to `/`;
+//!   every other session of hers is refused from then on, in every mode (cookie mode: through
+//!   [`revoked`], the demo's [`SessionConfig::revoke_if`] check), this one goes on.
 //! - `GET /metrics`: the session metrics in Prometheus' text format (see [`install_metrics`]).
 
 pub mod hyper_adapter;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session_core::store::{MemoryStore, StoreError};
+use session_core::store::{MemoryStore, RecordKey, StoreError, UserSession};
 use session_core::{Expiring, Flash, Keyring, SessionConfig, SessionData, SessionError};
 use session_store_memcached::MemcachedStore;
 use session_store_redis::RedisStore;
@@ -37,6 +50,11 @@ pub struct AppSession {
     /// A one-time notice.
     #[session(flash)]
     pub notice: Flash<String>,
+    /// The account's sign-out generation at sign-in: a password change or "sign out all
+    /// other devices" moves the account's on, and [`revoked`] then refuses this session.
+    /// Appended with a default: sessions written before the field existed stay readable.
+    #[session(default)]
+    pub signed_in_at_generation: u64,
 }
 
 /// The login form's fields.
@@ -46,6 +64,58 @@ pub struct LoginForm {
     pub username: String,
     /// Password.
     pub password: String,
+    /// The "remember me" checkbox: `on` when ticked, absent otherwise.
+    #[serde(default)]
+    pub remember: Option<String>,
+}
+
+impl LoginForm {
+    /// Whether "remember me" was ticked.
+    pub fn remembers(&self) -> bool {
+        self.remember.as_deref() == Some("on")
+    }
+}
+
+/// The password form's field (`POST /password`).
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    /// The new password.
+    pub new_password: String,
+}
+
+/// The "sign out this device" form's field (`POST /devices/end`).
+#[derive(Debug, Deserialize)]
+pub struct EndSessionForm {
+    /// The session's key, as the devices page lists it (hex).
+    pub session: String,
+}
+
+/// The demo account, in this process: its password, and its sign-out generation, which every
+/// password change and "sign out all other devices" moves on. A session keeps the generation
+/// it was signed in with ([`AppSession::signed_in_at_generation`]); [`revoked`] refuses the
+/// ones of an older generation.
+struct Account {
+    password: String,
+    generation: u64,
+}
+
+static ACCOUNT: std::sync::Mutex<Account> = std::sync::Mutex::new(Account {
+    password: String::new(),
+    generation: 0,
+});
+
+fn account() -> std::sync::MutexGuard<'static, Account> {
+    ACCOUNT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The demo's revocation check ([`SessionConfig::revoke_if`], installed by
+/// [`settings_from_env`]): a signed-in session of an older sign-out generation than the
+/// account's is revoked. This is what ends alice's other cookie-mode sessions when her password
+/// changes; in store mode the same change also deletes their records.
+pub fn revoked(session: &AppSession, _issued_at: time::OffsetDateTime) -> bool {
+    session.user.is_some() && session.signed_in_at_generation != account().generation
 }
 
 /// Settings read from the environment.
@@ -201,7 +271,8 @@ pub fn settings_from_env() -> Result<DemoSettings, String> {
         .idle_timeout(Some(idle))
         .absolute_timeout(absolute)
         .refresh_interval(Duration::seconds((idle.whole_seconds() / 10).clamp(1, 60)))
-        .encrypt(encrypt);
+        .encrypt(encrypt)
+        .revoke_if(revoked);
     session.validate().map_err(|e| e.to_string())?;
     Ok(DemoSettings {
         session,
@@ -269,11 +340,202 @@ pub fn exit_with(message: &str) -> ! {
     std::process::exit(2)
 }
 
-/// Checks the demo account. Both comparisons always run.
+/// Checks the demo account (`alice`, password `wonderland` until changed). Both comparisons
+/// always run.
 pub fn credentials_valid(form: &LoginForm) -> bool {
     let user_ok = form.username == "alice";
-    let password_ok = form.password == "wonderland";
+    let account = account();
+    let current = if account.password.is_empty() {
+        "wonderland"
+    } else {
+        account.password.as_str()
+    };
+    let password_ok = form.password == current;
     user_ok & password_ok
+}
+
+/// `POST /password`: sets alice's new password and moves her sign-out generation on, so
+/// [`revoked`] refuses every session signed in before; `session` (the one that changed it)
+/// takes the new generation and goes on. The caller renews it. Answers `Err` with a status and
+/// message for an anonymous session (401) or an empty password (400).
+pub fn change_password(session: &mut AppSession, form: &PasswordForm) -> Result<(), (u16, Value)> {
+    if session.user.is_none() {
+        return Err((401, json!({ "user": null })));
+    }
+    if form.new_password.is_empty() {
+        return Err((400, json!({ "error": "new_password must not be empty" })));
+    }
+    let mut account = account();
+    account.password = form.new_password.clone();
+    account.generation += 1;
+    session.signed_in_at_generation = account.generation;
+    Ok(())
+}
+
+/// "Sign out all other devices" in cookie mode, where no store knows the other sessions:
+/// moves alice's sign-out generation on (so [`revoked`] refuses every other session) and keeps
+/// `session` in the new one.
+pub fn end_other_cookie_sessions(session: &mut AppSession) {
+    let mut account = account();
+    account.generation += 1;
+    session.signed_in_at_generation = account.generation;
+}
+
+/// A coarse device label from a `User-Agent` header, for the devices page: a browser family
+/// and a platform ("Firefox on Linux"), never the whole header.
+pub fn device_label(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or("");
+    let browser = if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.starts_with("curl/") {
+        "curl"
+    } else {
+        "Another browser"
+    };
+    let platform = if ua.contains("Android") {
+        "Android"
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        "iOS"
+    } else if ua.contains("Windows") {
+        "Windows"
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        "macOS"
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        "Linux"
+    } else {
+        "an unknown system"
+    };
+    format!("{browser} on {platform}")
+}
+
+/// One row of the devices list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// This request's session.
+    pub current: bool,
+    /// When it was signed in (or last renewed), Unix seconds.
+    pub created: i64,
+    /// When it was last active, Unix seconds.
+    pub last_active: i64,
+    /// Its device label, when the demo recorded one (store mode).
+    pub user_agent: Option<String>,
+    /// Its key (hex), for "sign out this device"; `None` in cookie mode.
+    pub key: Option<String>,
+}
+
+/// The devices of the request's session: `listed` is what `session.sessions_of_user()`
+/// answered (store mode), or `NoStore` in cookie mode, where only this session is known,
+/// `issued_at` and `last_active` (the session's own). Answers the store's error when it failed.
+pub fn devices(
+    listed: Result<Vec<UserSession>, StoreError>,
+    issued_at: Option<time::OffsetDateTime>,
+    last_active: Option<time::OffsetDateTime>,
+) -> Result<Vec<Device>, StoreError> {
+    match listed {
+        Ok(listed) => Ok(listed
+            .into_iter()
+            .map(|s| Device {
+                current: s.current,
+                created: s.issued_at.unix_timestamp(),
+                last_active: s.last_active.unix_timestamp(),
+                user_agent: s.device,
+                key: Some(s.key.to_hex()),
+            })
+            .collect()),
+        Err(StoreError::NoStore) => {
+            let unix = |t: Option<time::OffsetDateTime>| t.map_or(0, |t| t.unix_timestamp());
+            Ok(vec![Device {
+                current: true,
+                created: unix(issued_at),
+                last_active: unix(last_active),
+                user_agent: None,
+                key: None,
+            }])
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The body of `GET /api/sessions` for a signed-in user.
+pub fn devices_json(devices: &[Device]) -> Value {
+    let sessions: Vec<Value> = devices
+        .iter()
+        .map(|d| {
+            json!({
+                "current": d.current,
+                "created": d.created,
+                "last_active": d.last_active,
+                "user_agent": d.user_agent,
+            })
+        })
+        .collect();
+    json!({ "sessions": sessions })
+}
+
+/// The body of a request that needs a signed-in user and has none: `401 {"user":null}`.
+pub fn anonymous() -> (u16, Value) {
+    (401, json!({ "user": null }))
+}
+
+/// The body of a request whose store failed: `503`.
+pub fn store_failed(error: &StoreError) -> (u16, Value) {
+    tracing::error!(%error, "the session store failed");
+    (503, json!({ "error": "the session store is unavailable" }))
+}
+
+/// The record key in a "sign out this device" form, if it is one.
+pub fn session_key(form: &EndSessionForm) -> Option<RecordKey> {
+    RecordKey::from_hex(form.session.trim())
+}
+
+/// The devices page (`GET /devices`).
+pub fn devices_page(user: &str, devices: &[Device]) -> String {
+    let when = |unix: i64| {
+        time::OffsetDateTime::from_unix_timestamp(unix)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default()
+    };
+    let rows: String = devices
+        .iter()
+        .map(|d| {
+            let action = match (&d.key, d.current) {
+                (_, true) => r#"<em class="current">this device</em>"#.to_owned(),
+                (Some(key), false) => format!(
+                    r#"<form method="post" action="/devices/end"><input type="hidden" name="session" value="{key}"><button type="submit" class="end">Sign out this device</button></form>"#
+                ),
+                (None, false) => String::new(),
+            };
+            format!(
+                r#"<li class="device"><strong>{label}</strong><br>signed in {created}, last active {active} {action}</li>"#,
+                label = escape(d.user_agent.as_deref().unwrap_or("Unnamed device")),
+                created = when(d.created),
+                active = when(d.last_active),
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"<h1>Your devices, {user}</h1>
+<ul id="devices">{rows}</ul>
+<form method="post" action="/devices/end-others"><button type="submit" id="end-others">Sign out all other devices</button></form>
+<h2>Change password</h2>
+<form method="post" action="/password" id="password-form">
+  <label>New password <input name="new_password" id="new_password" type="password" autocomplete="new-password" required></label>
+  <button type="submit" id="change-password">Change password</button>
+</form>
+<p><a href="/">Back</a></p>"#,
+        user = escape(user),
+    );
+    document(&body)
 }
 
 /// Takes the answer of `session.set_user_key(..)` at login. In store mode the user key goes
@@ -289,9 +551,10 @@ pub fn ignore_no_store(set_user_key: Result<(), SessionError>) {
 }
 
 /// Logs `user` in: the caller has renewed the session (a fresh id in store mode) and, in
-/// store mode, recorded the user key (for "log out everywhere") already.
+/// store mode, recorded the user key (for "log out everywhere") and the device label already.
 pub fn log_in(session: &mut AppSession, user: &str) {
     session.user = Some(user.to_owned());
+    session.signed_in_at_generation = account().generation;
     session.visits = 0;
     session.notice.set(format!("Welcome, {user}"));
     session.sudo.set(true);
@@ -379,6 +642,7 @@ pub fn page(
                 r#"{flash}
 <h1 id="greeting">Hello, {user}</h1> {sudo}
 <p>You have visited <strong id="visits">{visits}</strong> time{plural} this session.</p>
+<p><a href="/devices" id="devices-link">Your devices</a></p>
 <form method="post" action="/logout"><button type="submit" id="logout">Log out</button></form>"#,
                 user = escape(user),
                 plural = if visits == 1 { "" } else { "s" },
@@ -398,12 +662,18 @@ pub fn page(
 <form method="post" action="/login" id="login-form">
   <label>User name <input name="username" id="username" autocomplete="username" required></label>
   <label>Password <input name="password" id="password" type="password" autocomplete="current-password" required></label>
+  <label class="check"><input type="checkbox" name="remember" id="remember" value="on"> Remember me on this device</label>
   <button type="submit" id="submit">Sign in</button>
 </form>
 <p class="hint">Demo account: alice / wonderland</p>"#
             )
         }
     };
+    document(&body)
+}
+
+/// The page around `body`.
+fn document(body: &str) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>typed-sessions demo</title>
@@ -417,6 +687,9 @@ pub fn page(
  .error {{ background: #ffebe9; border: 1px solid #ff8182; padding: .6rem .8rem; border-radius: 6px; }}
  .badge {{ background: #fff8c5; border: 1px solid #d4a72c; border-radius: 1rem; padding: .1rem .6rem; font-size: .8rem; }}
  .hint {{ color: #656d76; font-size: .9rem; }}
+ label.check input {{ display: inline; width: auto; }}
+ li.device {{ margin: .8rem 0; }} li.device form {{ display: inline; }}
+ button.end {{ background: #6e7781; padding: .2rem .6rem; font-size: .85rem; }}
 </style></head>
 <body>{body}</body></html>"#
     )

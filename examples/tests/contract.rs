@@ -424,6 +424,204 @@ async fn contract(demo: &Demo, stored: bool) {
             );
         }
     }
+    remember_me(demo).await;
+    devices_and_password(demo, stored).await;
+}
+
+/// `remember=on` gives a persistent cookie, at most the absolute timeout; without it, a
+/// browser-session cookie.
+async fn remember_me(demo: &Demo) {
+    let name = demo.name;
+    let plain = call(
+        demo,
+        "POST",
+        "/login",
+        None,
+        Some("username=alice&password=wonderland"),
+    )
+    .await;
+    let header = plain.set_cookie.as_deref().expect("a login cookie");
+    assert!(
+        !header.contains("Max-Age") && !header.contains("Expires"),
+        "{name}: a browser-session cookie: {header}"
+    );
+    let remembered = call(
+        demo,
+        "POST",
+        "/login",
+        None,
+        Some("username=alice&password=wonderland&remember=on"),
+    )
+    .await;
+    assert_eq!(remembered.status, StatusCode::SEE_OTHER, "{name}");
+    let header = remembered.set_cookie.as_deref().expect("a login cookie");
+    let max_age: i64 = header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Max-Age="))
+        .unwrap_or_else(|| panic!("{name}: a persistent cookie: {header}"))
+        .parse()
+        .expect("seconds");
+    assert!(
+        (86_000..=86_400).contains(&max_age),
+        "{name}: Max-Age up to the absolute timeout: {header}"
+    );
+    let me = call(demo, "GET", "/api/me", Some(&remembered.cookie()), None).await;
+    assert_eq!(me.status, StatusCode::OK, "{name}");
+}
+
+/// `GET /api/sessions`, the devices page, "sign out all other devices" and `POST /password`.
+/// Last in the contract: it changes alice's password in the demo process.
+async fn devices_and_password(demo: &Demo, stored: bool) {
+    let name = demo.name;
+    let anonymous = call(demo, "GET", "/api/sessions", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{name}");
+    assert_eq!(anonymous.json(), json!({ "user": null }), "{name}");
+
+    let firefox = [(
+        "user-agent",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.0",
+    )];
+    let login = |form: &'static str, headers: &'static [(&'static str, &'static str)]| async move {
+        let reply = call_with(demo, "POST", "/login", None, Some(form), headers).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "{name}: {}",
+            reply.body
+        );
+        reply.cookie()
+    };
+    let laptop = {
+        let reply = call_with(
+            demo,
+            "POST",
+            "/login",
+            None,
+            Some("username=alice&password=wonderland"),
+            &firefox,
+        )
+        .await;
+        reply.cookie()
+    };
+    let phone = login("username=alice&password=wonderland", &[]).await;
+
+    let listed = call(demo, "GET", "/api/sessions", Some(&laptop), None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{name}: {}", listed.body);
+    let body = listed.json();
+    let sessions = body["sessions"].as_array().expect("a list");
+    let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1, "{name}: one current session: {body}");
+    for session in sessions {
+        assert!(
+            session["created"]
+                .as_i64()
+                .is_some_and(|t| t > 1_700_000_000),
+            "{name}: {body}"
+        );
+        assert!(
+            session["last_active"].as_i64() >= session["created"].as_i64(),
+            "{name}: {body}"
+        );
+    }
+    if stored {
+        // Every live session of alice's: the contract's earlier logins too.
+        assert!(sessions.len() >= 2, "{name}: {body}");
+        assert_eq!(
+            current[0]["user_agent"], "Firefox on Linux",
+            "{name}: {body}"
+        );
+    } else {
+        assert_eq!(
+            sessions.len(),
+            1,
+            "{name}: cookie mode knows only this one: {body}"
+        );
+        assert_eq!(current[0]["user_agent"], Value::Null, "{name}: {body}");
+    }
+    let page = call(demo, "GET", "/devices", Some(&laptop), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{name}");
+    assert!(page.body.contains("Sign out all other devices"), "{name}");
+
+    // "Sign out all other devices" from the laptop: the phone is signed out, the laptop not.
+    let ended = call(
+        demo,
+        "POST",
+        "/api/sessions/end-others",
+        Some(&laptop),
+        None,
+    )
+    .await;
+    assert_eq!(ended.status, StatusCode::OK, "{name}: {}", ended.body);
+    let laptop = ended.cookie_or(&laptop);
+    if stored {
+        assert!(
+            ended.json()["ended"].as_u64().is_some_and(|n| n >= 1),
+            "{name}: {}",
+            ended.body
+        );
+        let left = call(demo, "GET", "/api/sessions", Some(&laptop), None).await;
+        assert_eq!(
+            left.json()["sessions"].as_array().map(Vec::len),
+            Some(1),
+            "{name}"
+        );
+    } else {
+        assert_eq!(ended.json(), json!({ "ended": null }), "{name}");
+    }
+    let signed_out = call(demo, "GET", "/api/me", Some(&phone), None).await;
+    assert_eq!(
+        signed_out.status,
+        StatusCode::UNAUTHORIZED,
+        "{name}: the other device"
+    );
+    let still = call(demo, "GET", "/api/me", Some(&laptop), None).await;
+    assert_eq!(still.status, StatusCode::OK, "{name}: this device goes on");
+    let laptop = still.cookie_or(&laptop);
+
+    // A password change: every other session of alice's is refused, this one goes on, and
+    // only the new password signs in.
+    let tablet = login("username=alice&password=wonderland", &[]).await;
+    let changed = call(
+        demo,
+        "POST",
+        "/password",
+        Some(&laptop),
+        Some("new_password=rabbit-hole"),
+    )
+    .await;
+    assert_eq!(
+        (changed.status, changed.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/")),
+        "{name}: {}",
+        changed.body
+    );
+    let laptop = changed.cookie_or(&laptop);
+    let refused = call(demo, "GET", "/api/me", Some(&tablet), None).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{name}: signed in before the change"
+    );
+    let goes_on = call(demo, "GET", "/api/me", Some(&laptop), None).await;
+    assert_eq!(
+        goes_on.status,
+        StatusCode::OK,
+        "{name}: the session that changed it"
+    );
+    let old = call(
+        demo,
+        "POST",
+        "/login",
+        None,
+        Some("username=alice&password=wonderland"),
+    )
+    .await;
+    assert_eq!(
+        old.status,
+        StatusCode::UNAUTHORIZED,
+        "{name}: the old password"
+    );
+    login("username=alice&password=rabbit-hole", &[]).await;
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The demo app on Rocket: `cargo run -p examples --bin rocket-demo`, then open
 //! <http://localhost:3000>. Same routes, pages and JSON as `axum-demo`.
 
-use examples::{AppSession, LoginForm};
+use examples::{AppSession, EndSessionForm, LoginForm, PasswordForm};
 use metrics_exporter_prometheus::PrometheusHandle;
 use rocket::fairing::AdHoc;
 use rocket::form::{Form, FromForm};
@@ -9,12 +9,46 @@ use rocket::http::{ContentType, Status};
 use rocket::response::Redirect;
 use rocket::response::content::RawHtml;
 use rocket::{State, get, post, routes};
+use session_rocket::store::StoreError;
 use session_rocket::{Session, SessionFairing};
 
 #[derive(FromForm)]
 struct LoginFields {
     username: String,
     password: String,
+    remember: Option<String>,
+}
+
+#[derive(FromForm)]
+struct PasswordFields {
+    new_password: String,
+}
+
+#[derive(FromForm)]
+struct EndSessionFields {
+    session: String,
+}
+
+/// The request's `User-Agent`, for the device label.
+struct UserAgent(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for UserAgent {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(
+        request: &'r rocket::Request<'_>,
+    ) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(UserAgent(
+            request.headers().get_one("user-agent").map(str::to_owned),
+        ))
+    }
+}
+
+type Json = (Status, (ContentType, String));
+
+fn failed((status, body): (u16, serde_json::Value)) -> Json {
+    json(status, &body)
 }
 
 fn json(status: u16, body: &serde_json::Value) -> (Status, (ContentType, String)) {
@@ -32,17 +66,23 @@ fn home(mut session: Session<AppSession>) -> RawHtml<String> {
 #[post("/login", data = "<fields>")]
 fn login(
     mut session: Session<AppSession>,
+    user_agent: UserAgent,
     fields: Form<LoginFields>,
 ) -> Result<Redirect, (Status, RawHtml<String>)> {
     let fields = fields.into_inner();
     let form = LoginForm {
         username: fields.username,
         password: fields.password,
+        remember: fields.remember,
     };
     if examples::credentials_valid(&form) {
         session.renew();
-        // Cookie mode has no per-user index: there `set_user_key` answers `NoStore`.
+        session.remember(form.remembers());
+        // Cookie mode has no per-user index: there these answer `NoStore`.
         examples::ignore_no_store(session.set_user_key(&form.username));
+        examples::ignore_no_store(
+            session.set_device(examples::device_label(user_agent.0.as_deref())),
+        );
         examples::log_in(&mut session, &form.username);
         Ok(Redirect::to("/"))
     } else {
@@ -67,6 +107,107 @@ fn peek(mut session: Session<AppSession>) -> (Status, (ContentType, String)) {
     session.leave_cookie_unchanged();
     let (status, body) = examples::peek(&session);
     json(status, &body)
+}
+
+/// The devices of the signed-in user, or the response to answer instead.
+async fn devices_of(session: &Session<AppSession>) -> Result<Vec<examples::Device>, Json> {
+    if session.user.is_none() {
+        return Err(failed(examples::anonymous()));
+    }
+    examples::devices(
+        session.sessions_of_user().await,
+        session.issued_at(),
+        session.last_active(),
+    )
+    .map_err(|e| failed(examples::store_failed(&e)))
+}
+
+#[get("/api/sessions")]
+async fn sessions(session: Session<AppSession>) -> Json {
+    match devices_of(&session).await {
+        Ok(devices) => json(200, &examples::devices_json(&devices)),
+        Err(response) => response,
+    }
+}
+
+#[get("/devices")]
+async fn devices_page(session: Session<AppSession>) -> Result<RawHtml<String>, Json> {
+    let devices = devices_of(&session).await?;
+    Ok(RawHtml(examples::devices_page(
+        session.user.as_deref().unwrap_or_default(),
+        &devices,
+    )))
+}
+
+/// Ends the user's other sessions: in store mode through the store, in cookie mode through
+/// the revocation check. Answers how many ended (`None`: not known, cookie mode).
+async fn end_others(session: &mut Session<AppSession>) -> Result<Option<usize>, Json> {
+    if session.user.is_none() {
+        return Err(failed(examples::anonymous()));
+    }
+    match session.end_other_sessions().await {
+        Ok(ended) => Ok(Some(ended)),
+        Err(StoreError::NoStore) => {
+            examples::end_other_cookie_sessions(session);
+            Ok(None)
+        }
+        Err(error) => Err(failed(examples::store_failed(&error))),
+    }
+}
+
+#[post("/api/sessions/end-others")]
+async fn end_others_api(mut session: Session<AppSession>) -> Json {
+    match end_others(&mut session).await {
+        Ok(ended) => json(200, &serde_json::json!({ "ended": ended })),
+        Err(response) => response,
+    }
+}
+
+#[post("/devices/end-others")]
+async fn end_others_form(mut session: Session<AppSession>) -> Result<Redirect, Json> {
+    end_others(&mut session).await?;
+    Ok(Redirect::to("/devices"))
+}
+
+#[post("/devices/end", data = "<fields>")]
+async fn end_one(
+    session: Session<AppSession>,
+    fields: Form<EndSessionFields>,
+) -> Result<Redirect, Json> {
+    if session.user.is_none() {
+        return Err(failed(examples::anonymous()));
+    }
+    let form = EndSessionForm {
+        session: fields.into_inner().session,
+    };
+    let Some(key) = examples::session_key(&form) else {
+        return Err(json(
+            400,
+            &serde_json::json!({ "error": "not a session key" }),
+        ));
+    };
+    match session.end_session(&key).await {
+        Ok(_) => Ok(Redirect::to("/devices")),
+        Err(error) => Err(failed(examples::store_failed(&error))),
+    }
+}
+
+#[post("/password", data = "<fields>")]
+async fn password(
+    mut session: Session<AppSession>,
+    fields: Form<PasswordFields>,
+) -> Result<Redirect, Json> {
+    let form = PasswordForm {
+        new_password: fields.into_inner().new_password,
+    };
+    examples::change_password(&mut session, &form).map_err(failed)?;
+    session.renew();
+    // Store mode: the other sessions' records go now (the revocation check would refuse
+    // them on their next request anyway).
+    match session.end_other_sessions().await {
+        Ok(_) | Err(StoreError::NoStore) => Ok(Redirect::to("/")),
+        Err(error) => Err(failed(examples::store_failed(&error))),
+    }
 }
 
 /// `GET /metrics`: the session metrics in Prometheus' text format.
@@ -129,7 +270,23 @@ fn build(
     metrics_handle: PrometheusHandle,
 ) -> rocket::Rocket<rocket::Build> {
     rocket::custom(config)
-        .mount("/", routes![home, login, logout, me, peek, metrics])
+        .mount(
+            "/",
+            routes![
+                home,
+                login,
+                logout,
+                me,
+                peek,
+                sessions,
+                end_others_api,
+                devices_page,
+                end_one,
+                end_others_form,
+                password,
+                metrics
+            ],
+        )
         .manage(metrics_handle)
         .attach(fairing)
         // Announced once the port is bound, like the other demos.
