@@ -34,7 +34,11 @@ pub(super) fn expiring_and_flash_fields_work_in_the_store(start: Start<'_>) {
     fx.save(&mut later).expect("refresh due");
     let writes = fx.recording.take();
     assert_eq!(writes.len(), 1);
-    assert_eq!(writes[0].1, vec!["sudo".to_owned()], "the cleared value");
+    assert_eq!(
+        writes[0].1,
+        vec!["@active".to_owned(), "sudo".to_owned()],
+        "the cleared value, with the last activity of the refresh"
+    );
     assert_eq!(writes[0].2.len(), 1, "its deadline removed: {writes:?}");
 }
 

@@ -62,8 +62,8 @@ pub(super) fn only_changed_fields_are_written(start: Start<'_>) {
     assert_ne!(refreshed, token);
     assert_eq!(
         fx.recording.take(),
-        vec![(false, vec![], vec![])],
-        "a refresh only pushes the record's expiry"
+        vec![(false, vec!["@active".to_owned()], vec![])],
+        "a refresh pushes the record's expiry and records the last activity, nothing else"
     );
     assert_eq!(fx.load::<Profile>(Some(&refreshed)).data().theme, "dark");
 }
