@@ -2,7 +2,7 @@
 //! migrated rewrite, an update in place) and which cookie, if any, answers it.
 
 use super::events;
-use super::record::split;
+use super::record::{device, split};
 use super::user_index::{read_generation, tidy_index};
 use super::write::RecordContent;
 use super::{StoreState, id_schema, serialize_error};
@@ -64,16 +64,10 @@ impl SessionManager {
         let renew = handle.pending == Pending::Renew || user_change.is_some();
         let lifetime_changed = handle.lifetime_changed();
         let state = handle.store_state();
-        let device_change = state.device_change().map(str::to_owned);
-        // The label a new record gets: the one set now, else the old record's.
-        let device = state.device().map(str::to_owned);
-        state.pending_device = None;
-        if !handle.changed
-            && reissue.is_none()
-            && !renew
-            && !lifetime_changed
-            && device_change.is_none()
-        {
+        let device_changed = state.device_change().is_some();
+        // Taken, not copied: a new record gets this label, else the old record's.
+        let pending_device = state.pending_device.take();
+        if !handle.changed && reissue.is_none() && !renew && !lifetime_changed && !device_changed {
             return Ok(None);
         }
         if lifetime_changed && let Some(stored) = handle.store_state().record.as_deref_mut() {
@@ -103,7 +97,7 @@ impl SessionManager {
                             deadlines: &deadlines,
                             user: user_change,
                             generation: None,
-                            device: device.as_deref(),
+                            device: pending_device.as_deref(),
                         },
                         now,
                     )
@@ -144,7 +138,7 @@ impl SessionManager {
                             deadlines: &deadlines,
                             user,
                             generation,
-                            device: device.as_deref(),
+                            device: pending_device.as_deref().or_else(|| device(&old.fields)),
                         },
                         now,
                     )
@@ -175,7 +169,7 @@ impl SessionManager {
                             user: old.user.clone(),
                             generation: old.generation,
                             stale: &stale,
-                            device: device.as_deref(),
+                            device: pending_device.as_deref().or_else(|| device(&old.fields)),
                             active: Some(now),
                         },
                         false,
@@ -204,7 +198,7 @@ impl SessionManager {
                         &fields,
                         &deadlines,
                         reissue,
-                        device_change.as_deref(),
+                        pending_device.as_deref().filter(|_| device_changed),
                         now,
                     )
                     .await;
