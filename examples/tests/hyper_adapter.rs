@@ -245,7 +245,14 @@ mod conformance {
             Some("with_session::<ConformanceSession, _, _>")
         }
         fn start(&self, config: Option<SessionConfig>) -> TestServer {
-            let manager = config.map(|config| SessionManager::new(config).expect("config"));
+            let manager = config.map(|config| {
+                let manager = SessionManager::new(config).expect("config");
+                // What `middleware!` does for the built-in adapters: one schema per cookie.
+                manager
+                    .claim_cookie::<S>()
+                    .expect("the cookie is this app's");
+                manager
+            });
             let listener = bind();
             let addr = listener.local_addr().expect("addr");
             listener.set_nonblocking(true).expect("nonblocking");

@@ -141,6 +141,11 @@ impl CookieSettings {
         &self.name
     }
 
+    /// The `Domain` attribute, if one is set (otherwise the cookie is host-only).
+    pub(crate) fn domain_attribute(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
     /// Whether the cookie is `Secure`.
     pub fn is_secure(&self) -> bool {
         self.secure

@@ -282,6 +282,22 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// Two session schemas claimed one cookie under the same keys: they would overwrite each
+    /// other's cookie. Found when the second middleware (or
+    /// [`SessionManager::claim_cookie`](crate::SessionManager::claim_cookie)) is built.
+    #[error(
+        "session types {first} and {second} both use the cookie {name:?} with the same keys, so each would overwrite the other's cookie; give one a cookie of its own, e.g. `config.cookie(CookieSettings::default().name(\"{suggested}\"))`"
+    )]
+    CookieShared {
+        /// The cookie name.
+        name: String,
+        /// The type that claimed the cookie first, with its schema name.
+        first: String,
+        /// The type refused, with its schema name.
+        second: String,
+        /// A cookie name for the refused type.
+        suggested: String,
+    },
     /// An exempt path of the cross-origin protection is not a plain absolute path.
     #[error(
         "exempt path {path:?} is invalid: it must start with `/` and have no `.` or `..` segment, `//`, backslash or percent-encoded dot or slash; end it with `/` to exempt everything under it"

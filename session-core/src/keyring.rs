@@ -63,6 +63,15 @@ pub enum RotationPolicy {
 pub struct Keyring {
     keys: Vec<(KeyId, Key)>,
     ephemeral: bool,
+    /// Which ring this is, shared by its clones and rings rotated from it: the scope in which
+    /// two session types may not share a cookie name (see `crate::claims`).
+    origin: u64,
+}
+
+/// A new value for [`Keyring::origin`].
+fn new_origin() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Keyring {
@@ -75,6 +84,7 @@ impl Keyring {
         Ok(Self {
             keys: vec![(id, key)],
             ephemeral: false,
+            origin: new_origin(),
         })
     }
 
@@ -151,6 +161,7 @@ impl Keyring {
                     ring = Some(Self {
                         keys: vec![(key_id, key)],
                         ephemeral: false,
+                        origin: new_origin(),
                     })
                 }
                 Some(ring) => ring.push(source_name, key_id, key)?,
@@ -248,7 +259,13 @@ impl Keyring {
         Self {
             keys: vec![(id, Key::generate())],
             ephemeral: true,
+            origin: new_origin(),
         }
+    }
+
+    /// Which ring this is (shared by clones and rotations), for `crate::claims`.
+    pub(crate) fn origin(&self) -> u64 {
+        self.origin
     }
 
     /// True for a ring made by [`Keyring::ephemeral_for_development`].
@@ -311,6 +328,7 @@ impl Keyring {
     /// An invalid or repeated id.
     pub fn rotated(&self, id: &str, key: Key, keep: usize) -> Result<Self, KeyringError> {
         let mut ring = Self::new(id, key)?;
+        ring.origin = self.origin;
         for (old_id, old_key) in self.keys.iter().take(keep) {
             ring.push("rotation", old_id.clone(), old_key.clone())?;
         }

@@ -84,6 +84,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+mod claims;
 mod clock;
 mod config;
 mod cookie;

@@ -69,6 +69,8 @@ struct Inner {
     codec: Codec,
     /// Whether the "Secure cookie over plain HTTP" warning was logged already.
     warned_plain_http: std::sync::atomic::AtomicBool,
+    /// The schema this manager's cookie is claimed for, once middleware claimed it.
+    claim: std::sync::Mutex<Option<crate::claims::ClaimGuard>>,
 }
 
 /// Why a loaded session will be written again even if the handler changes nothing.
@@ -198,8 +200,36 @@ impl SessionManager {
                 config,
                 codec,
                 warned_plain_http: Default::default(),
+                claim: Default::default(),
             }),
         })
+    }
+
+    /// Claims this manager's cookie for the session type `T`, so that no other session type
+    /// uses the same cookie name under the same keys: two would overwrite each other's cookie.
+    /// Every adapter's middleware calls this when it is built; call it yourself when you drive
+    /// the manager directly. Claiming again for `T` (or another version of its schema, same
+    /// [`Schema::name`](crate::Schema)) succeeds; a claim lasts as long as the manager.
+    ///
+    /// The scope is the [`Keyring`](crate::Keyring) instance, shared by clones of the
+    /// configuration: managers built from rings loaded separately (as parallel tests do) never
+    /// conflict.
+    ///
+    /// # Errors
+    /// [`ConfigError::CookieShared`] when a live manager on the same keyring, cookie name and
+    /// an overlapping domain, or this manager itself, is claimed for another schema.
+    pub fn claim_cookie<T: SessionData>(&self) -> Result<(), ConfigError> {
+        let mut held = self
+            .inner
+            .claim
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::claims::claim(
+            &self.inner.config,
+            &mut held,
+            T::SCHEMA.name,
+            std::any::type_name::<T>(),
+        )
     }
 
     /// The configuration.

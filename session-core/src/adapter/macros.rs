@@ -213,22 +213,30 @@ macro_rules! __middleware {
             ///
             /// # Errors
             /// A [`ConfigError`]($crate::ConfigError) when the settings contradict each
-            /// other, so the application stops at start-up with a message that says how to
-            /// fix them.
+            /// other, or when another session type already uses this cookie name with the
+            /// same keys (see
+            /// [`SessionManager::claim_cookie`]($crate::SessionManager::claim_cookie)), so the
+            /// application stops at start-up with a message that says how to fix them.
             pub fn new(
                 config: $crate::SessionConfig,
             ) -> ::core::result::Result<Self, $crate::ConfigError> {
-                ::core::result::Result::Ok(Self::from_manager($crate::SessionManager::new(
-                    config,
-                )?))
+                Self::from_manager($crate::SessionManager::new(config)?)
             }
 
             /// The middleware sharing an existing manager (and its keys) with other code.
-            pub fn from_manager(manager: $crate::SessionManager) -> Self {
-                Self {
+            ///
+            /// # Errors
+            /// [`ConfigError::CookieShared`]($crate::ConfigError::CookieShared) when the
+            /// manager's cookie is claimed for another session type (see
+            /// [`SessionManager::claim_cookie`]($crate::SessionManager::claim_cookie)).
+            pub fn from_manager(
+                manager: $crate::SessionManager,
+            ) -> ::core::result::Result<Self, $crate::ConfigError> {
+                manager.claim_cookie::<T>()?;
+                ::core::result::Result::Ok(Self {
                     manager,
                     _data: ::core::marker::PhantomData,
-                }
+                })
             }
 
             /// For the application's own tests: a `Cookie` header value (`name=token`) that

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod claims;
 mod cookies;
 mod devices;
 mod expiry;
