@@ -504,6 +504,7 @@ def cookie_mode(args, rng):
     rows = []
     for framework in frameworks:
         binary, variants = FRAMEWORKS[framework]
+        variants = chosen(variants, args)
         rows += run_framework(framework, binary, variants, args, rng, "cookie")
     return rows
 
@@ -511,8 +512,16 @@ def cookie_mode(args, rng):
 STORE_FEATURES = ["--features", "store-peers,sql-stores"]
 
 
-def uses_mode(frameworks, mode):
-    return any(VARIANTS[v][1] == mode for f in frameworks for v in STORE_FRAMEWORKS[f][1])
+def chosen(variants, args):
+    """The variants `--variants` keeps (all of them without it), in their table's order."""
+    if not args.variants:
+        return variants
+    wanted = set(args.variants.split(","))
+    return [v for v in variants if v in wanted]
+
+
+def uses_mode(frameworks, mode, args):
+    return any(VARIANTS[v][1] == mode for f in frameworks for v in chosen(STORE_FRAMEWORKS[f][1], args))
 
 
 def stores(args, rng):
@@ -526,11 +535,12 @@ def stores(args, rng):
     env["BENCH_SQLITE_DIR"] = sqlite_dir
     rows = []
     try:
-        if uses_mode(frameworks, "postgres"):
+        if uses_mode(frameworks, "postgres", args):
             servers["postgres"] = start_postgres()
             env["BENCH_POSTGRES_URL"] = servers["postgres"].url
         for framework in frameworks:
             binary, variants = STORE_FRAMEWORKS[framework]
+            variants = chosen(variants, args)
             rows += run_framework(framework, binary, variants, args, rng, "stores", servers, env)
     finally:
         for server in servers.values():
@@ -740,12 +750,13 @@ def instructions(args):
             redis, url = start_redis_callgrind(out_dir)
             env = dict(os.environ, BENCH_REDIS_URL=url, BENCH_SQLITE_DIR=sqlite_dir)
             counters["redis"] = CallgrindProcess(redis.pid, out_dir)
-            if uses_mode(frameworks, "postgres"):
+            if uses_mode(frameworks, "postgres", args):
                 os.chmod(out_dir, 0o755)
                 postgres = start_postgres_callgrind(out_dir)
                 env["BENCH_POSTGRES_URL"] = postgres.url
         for framework in frameworks:
             binary, variants = table[framework]
+            variants = chosen(variants, args)
             per_request = {}
             store_per_request = {}
             lengths = {}
@@ -988,6 +999,7 @@ def main():
     parser.add_argument("--seed", type=int, help="seed of the per-round shuffled order (default: random, printed)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     parser.add_argument("--markdown", metavar="FILE", help="measure nothing: print the tables for the JSON in FILE")
+    parser.add_argument("--variants", help="comma-separated: measure only these variants (and the baselines), e.g. ours-sqlite,tower-sessions-sqlite")
     parser.add_argument("--stores", action="store_true", help="store mode: ours vs the peers' stores")
     parser.add_argument("--load", action="store_true", help="bounded load test: ours and the peers on Redis")
     parser.add_argument("--instructions", action="store_true", help="cookie mode, counted by callgrind: instructions per request instead of CPU time")

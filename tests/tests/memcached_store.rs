@@ -84,6 +84,7 @@ fn create<'a>(set: &'a [(&'a str, &'a [u8])], expires_at: OffsetDateTime) -> Rec
         set,
         remove: &[],
         expires_at,
+        push_expiry: true,
     }
 }
 
@@ -93,6 +94,7 @@ fn update<'a>(set: &'a [(&'a str, &'a [u8])], remove: &'a [&'a str]) -> RecordWr
         set,
         remove,
         expires_at: in_an_hour(),
+        push_expiry: true,
     }
 }
 

@@ -73,6 +73,7 @@ fn write<'a>(
         set,
         remove,
         expires_at,
+        push_expiry: true,
     }
 }
 

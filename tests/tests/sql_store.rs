@@ -293,6 +293,7 @@ fn write<'a>(
         set,
         remove: &[],
         expires_at,
+        push_expiry: true,
     }
 }
 
@@ -524,6 +525,7 @@ fn an_update_of_a_deleted_record_writes_nothing() {
             set,
             remove,
             expires_at: in_secs(60),
+            push_expiry: true,
         };
         assert!(
             !runtime()

@@ -268,6 +268,7 @@ mod tests {
             set,
             remove,
             expires_at: OffsetDateTime::UNIX_EPOCH,
+            push_expiry: true,
         }
     }
 

@@ -52,7 +52,9 @@ impl State {
 
     fn apply(&mut self, write: &RecordWrite<'_>) {
         self.fields.apply(write);
-        self.expires_at = write.expires_at;
+        if write.push_expiry || write.create {
+            self.expires_at = write.expires_at;
+        }
     }
 }
 
@@ -454,7 +456,7 @@ impl SessionStore for MemoryStore {
                     let mut state = record.lock();
                     if state.live() {
                         state.apply(&write);
-                        let tell_cache = write.expires_at > state.evict_at;
+                        let tell_cache = write.push_expiry && write.expires_at > state.evict_at;
                         if tell_cache {
                             state.evict_at = write.expires_at + self.slack;
                         }
@@ -572,6 +574,7 @@ mod tests {
             set: &[("a", b"1")],
             remove: &[],
             expires_at,
+            push_expiry: true,
         }
     }
 

@@ -191,9 +191,16 @@ pub struct RecordWrite<'a> {
     pub set: &'a [(&'a str, &'a [u8])],
     /// Fields to remove.
     pub remove: &'a [&'a str],
-    /// When the whole record expires. Every write sets it (a write with no fields only pushes
+    /// When the whole record expires. Every write gives it (a write with no fields only pushes
     /// the expiry).
     pub expires_at: OffsetDateTime,
+    /// Whether the record's expiry must move to `expires_at`. Always `true` with `create` and
+    /// on a write that sets and removes nothing. `false` on an update between two pushes of the
+    /// session's idle deadline: the cookie's deadline has not moved since the record's expiry
+    /// was last set, so that expiry still covers the session. A store may then keep the expiry
+    /// it has and skip the work of moving it (one statement fewer on SQL, no row rewritten),
+    /// or move it anyway: `expires_at` is never earlier than what the record has.
+    pub push_expiry: bool,
 }
 
 /// Why a store operation failed. Adapters answer `503 Service Unavailable`. Its `Debug` is its
@@ -360,7 +367,9 @@ fn redact_password(address: &str) -> String {
 ///                 return Ok(false);
 ///             };
 ///             fields.apply(&write);
-///             *expires_at = write.expires_at;
+///             if write.push_expiry {
+///                 *expires_at = write.expires_at;
+///             }
 ///             Ok(true)
 ///         })
 ///     }

@@ -116,7 +116,7 @@ pub(crate) type Write = (bool, Vec<String>, Vec<String>);
 /// Where a record's expiry or its index entry's deadline was set, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Deadline {
-    /// A write of the record, with its `expires_at`.
+    /// A write of the record that moves its expiry, with its `expires_at`.
     Record(RecordKey, OffsetDateTime),
     /// An index entry added for the record, with its deadline.
     Index(RecordKey, OffsetDateTime),
@@ -185,10 +185,12 @@ impl SessionStore for Recording {
                 .lock()
                 .expect("lock")
                 .push((write.create, set, remove));
-            self.deadlines
-                .lock()
-                .expect("lock")
-                .push(Deadline::Record(*key, write.expires_at));
+            if write.push_expiry {
+                self.deadlines
+                    .lock()
+                    .expect("lock")
+                    .push(Deadline::Record(*key, write.expires_at));
+            }
             self.inner.save(key, write).await
         })
     }

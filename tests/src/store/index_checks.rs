@@ -32,6 +32,7 @@ async fn live_keys(store: &dyn SessionStore, n: usize) -> Vec<RecordKey> {
             set: &[("@meta", b"m")],
             remove: &[],
             expires_at: in_an_hour(),
+            push_expiry: true,
         };
         assert!(store.save(&key, write).await.expect("create"));
         keys.push(key);

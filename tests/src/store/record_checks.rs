@@ -25,6 +25,7 @@ fn create<'a>(set: &'a [(&'a str, &'a [u8])], expires_at: OffsetDateTime) -> Rec
         set,
         remove: &[],
         expires_at,
+        push_expiry: true,
     }
 }
 
@@ -34,6 +35,15 @@ fn update<'a>(set: &'a [(&'a str, &'a [u8])], remove: &'a [&'a str]) -> RecordWr
         set,
         remove,
         expires_at: in_an_hour(),
+        push_expiry: true,
+    }
+}
+
+/// An update between two pushes of the idle deadline: the store may keep the expiry it has.
+fn update_in_place<'a>(set: &'a [(&'a str, &'a [u8])], remove: &'a [&'a str]) -> RecordWrite<'a> {
+    RecordWrite {
+        push_expiry: false,
+        ..update(set, remove)
     }
 }
 
@@ -109,6 +119,11 @@ fn updating_a_missing_record_writes_nothing(start: Start<'_>) {
             .await
             .expect("update");
         assert!(!written, "an update of a missing record answers false");
+        let written = store
+            .save(&key, update_in_place(&[("a", b"1"), ("b", b"2")], &[]))
+            .await
+            .expect("update in place");
+        assert!(!written, "also one that keeps the expiry");
         assert_eq!(store.load(&key).await.expect("load"), None);
 
         // Nor after a delete.
@@ -128,6 +143,12 @@ fn updating_a_missing_record_writes_nothing(start: Start<'_>) {
                 .await
                 .expect("update")
         );
+        for write in [
+            update_in_place(&[("a", b"2")], &[]),
+            update_in_place(&[("a", b"2"), ("b", b"3")], &["c"]),
+        ] {
+            assert!(!store.save(&key, write).await.expect("update in place"));
+        }
         assert_eq!(store.load(&key).await.expect("load"), None);
     });
 }
@@ -174,6 +195,44 @@ fn updates_set_and_remove_fields(start: Start<'_>) {
             sorted(store.load(&key).await.expect("load")),
             fields(&[("d", b"4")])
         );
+        // The same, keeping the expiry: one field, several, with removals.
+        assert!(
+            store
+                .save(&key, update_in_place(&[("d", b"40")], &[]))
+                .await
+                .expect("update in place")
+        );
+        let many: Vec<(String, Vec<u8>)> = (0..40)
+            .map(|i| (format!("f{i}"), vec![u8::try_from(i).expect("small"); i]))
+            .collect();
+        let many: Vec<(&str, &[u8])> = many
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_slice()))
+            .collect();
+        assert!(
+            store
+                .save(&key, update_in_place(&many, &[]))
+                .await
+                .expect("update in place")
+        );
+        let mut expected = many.clone();
+        expected.push(("d", b"40"));
+        assert_eq!(
+            sorted(store.load(&key).await.expect("load")),
+            fields(&expected)
+        );
+        assert!(
+            store
+                .save(&key, update_in_place(&[("d", b"41"), ("e", b"5")], &["f0"]))
+                .await
+                .expect("update in place")
+        );
+        expected.retain(|(name, _)| *name != "f0" && *name != "d");
+        expected.extend([("d", &b"41"[..]), ("e", b"5")]);
+        assert_eq!(
+            sorted(store.load(&key).await.expect("load")),
+            fields(&expected)
+        );
     });
 }
 
@@ -193,9 +252,15 @@ fn concurrent_updates_of_different_fields_both_survive(start: Start<'_>) {
             let value = value.as_bytes();
             let first = [("a", value), ("x", value)];
             let second = [("b", value), ("y", value)];
+            // One update pushes the expiry, the other keeps it (in turns).
+            let (first_write, second_write) = if round % 2 == 0 {
+                (update(&first, &[]), update_in_place(&second, &[]))
+            } else {
+                (update_in_place(&first, &[]), update(&second, &[]))
+            };
             let (one, two) = tokio::join!(
-                store.save(&key, update(&first, &[])),
-                store.save(&key, update(&second, &[])),
+                store.save(&key, first_write),
+                store.save(&key, second_write),
             );
             assert!(one.expect("first update") && two.expect("second update"));
             assert_eq!(
@@ -275,8 +340,14 @@ fn records_expire_at_their_deadline_without_a_sweeper(start: Start<'_>) {
             None,
             "exact on read"
         );
-        // An expired record is not brought back by an update.
+        // An expired record is not brought back by an update, either kind.
         assert!(!store.save(&short, update(set, &[])).await.expect("update"));
+        assert!(
+            !store
+                .save(&short, update_in_place(set, &[]))
+                .await
+                .expect("update in place")
+        );
         assert_eq!(store.load(&short).await.expect("load"), None);
         assert_eq!(
             sorted(store.load(&pushed).await.expect("load")),

@@ -146,6 +146,7 @@ impl SessionManager {
                             set: &[(GENERATION, &bytes)],
                             remove: &[],
                             expires_at: self.record_expiry(now, absolute),
+                            push_expiry: true,
                         },
                     )
                     .await?;

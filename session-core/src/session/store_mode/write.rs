@@ -99,6 +99,7 @@ impl SessionManager {
                     set: &set,
                     remove: &remove,
                     expires_at: self.record_expiry(now, absolute),
+                    push_expiry: true,
                 },
             )
             .await?;
@@ -185,6 +186,9 @@ impl SessionManager {
             .as_ref()
             .map_or(now, |times| times.absolute_deadline);
         let key = old.key;
+        // The record's expiry covers the cookie's idle deadline, which moves only with the
+        // cookie (`cookie_due`): a write between two pushes need not move it.
+        let push_expiry = old.cookie_due || (set.is_empty() && remove.is_empty());
         if old.cookie_due
             && let Some(user) = old.user()
         {
@@ -194,27 +198,18 @@ impl SessionManager {
                 .index_add(user, &key, self.index_deadline(now, absolute))
                 .await?;
         }
-        let written = store
-            .save(
-                &key,
-                RecordWrite {
-                    create: false,
-                    set: &set,
-                    remove: &remove,
-                    expires_at: self.record_expiry(now, absolute),
-                },
-            )
-            .await?;
-        if !written {
-            return Ok(false);
-        }
-        // What was written is the new baseline.
-        old.fields.apply(&RecordWrite {
+        let write = RecordWrite {
             create: false,
             set: &set,
             remove: &remove,
             expires_at: self.record_expiry(now, absolute),
-        });
+            push_expiry,
+        };
+        if !store.save(&key, write).await? {
+            return Ok(false);
+        }
+        // What was written is the new baseline.
+        old.fields.apply(&write);
         old.deadlines = deadlines.to_vec();
         Ok(true)
     }

@@ -1,10 +1,12 @@
 //! The life of a session id: renewal, logout, races with logout, the per-user index ("log out
 //! everywhere", also racing renewals, and "end my other sessions") and a user key's fresh id.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use session_core::Rejection;
-use session_core::time::Duration;
+use session_core::store::RecordKey;
+use session_core::time::{Duration, OffsetDateTime};
 
 use super::super::Start;
 use super::super::fixture::{Deadline, Fx, Profile};
@@ -180,11 +182,47 @@ pub(super) fn ending_the_other_sessions_keeps_the_current_one(start: Start<'_>) 
     assert_eq!(fx.load::<Profile>(Some(&bob)).user_key(), Some("bob"));
 }
 
-/// Every write of a user's record comes after an index entry for it with a deadline at least
-/// the record's expiry: the index can drop an entry at its deadline without losing a live
-/// session (a refresh pushes both; writes between refreshes stay within the entry).
+/// Every write of a user's record that moves its expiry comes after an index entry for it with
+/// a deadline at least the record's expiry: the index can drop an entry at its deadline without
+/// losing a live session (a refresh pushes both; writes between refreshes stay within the
+/// entry). And the record's expiry always covers the cookie's idle deadline, though writes
+/// between two refreshes leave it where the last refresh put it.
 pub(super) fn index_entries_never_leave_before_their_records(start: Start<'_>) {
+    /// The latest index deadline and record expiry of each record, as the writes set them.
+    #[derive(Default)]
+    struct Pushes {
+        entries: HashMap<RecordKey, OffsetDateTime>,
+        expiries: HashMap<RecordKey, OffsetDateTime>,
+        pushes: usize,
+    }
+    impl Pushes {
+        fn follow(&mut self, deadlines: Vec<Deadline>) {
+            for deadline in deadlines {
+                match deadline {
+                    Deadline::Index(key, at) => {
+                        let latest = self.entries.entry(key).or_insert(at);
+                        *latest = (*latest).max(at);
+                    }
+                    Deadline::Record(key, expires_at) => {
+                        self.pushes += 1;
+                        let entry = self.entries.get(&key).copied();
+                        assert!(
+                            entry.is_some_and(|at| at >= expires_at),
+                            "push {}: the record expires at {expires_at}, its index entry at {entry:?}",
+                            self.pushes
+                        );
+                        self.expiries.insert(key, expires_at);
+                    }
+                }
+            }
+        }
+    }
+
     let fx = Fx::new(start);
+    let idle = fx
+        .manager
+        .idle_timeout()
+        .expect("an idle timeout by default");
     let token = fx.login("alice");
     let steps = [
         (Duration::seconds(10), true),
@@ -193,6 +231,8 @@ pub(super) fn index_entries_never_leave_before_their_records(start: Start<'_>) {
         (Duration::seconds(61), false), // a refresh alone
         (Duration::seconds(30), true),
     ];
+    let mut seen = Pushes::default();
+    seen.follow(fx.recording.take_deadlines());
     let mut token = token;
     for (i, (wait, change)) in steps.into_iter().enumerate() {
         fx.clock.advance(wait);
@@ -204,26 +244,23 @@ pub(super) fn index_entries_never_leave_before_their_records(start: Start<'_>) {
         if let Some(new) = fx.save(&mut handle) {
             token = new;
         }
+        seen.follow(fx.recording.take_deadlines());
+        let key = handle.record_key().expect("a record");
+        let cookie_deadline = handle.last_active().expect("loaded") + idle;
+        let record = fx.load::<Profile>(Some(&token));
+        assert_eq!(record.user_key(), Some("alice"), "step {i}: still live");
+        let expiry = seen.expiries.get(&key).copied();
+        assert!(
+            expiry.is_some_and(|at| at >= cookie_deadline),
+            "step {i}: the record expires at {expiry:?}, the cookie's idle deadline is {cookie_deadline}"
+        );
     }
-    let mut entries = std::collections::HashMap::new();
-    let mut writes = 0;
-    for deadline in fx.recording.take_deadlines() {
-        match deadline {
-            Deadline::Index(key, at) => {
-                let latest = entries.entry(key).or_insert(at);
-                *latest = (*latest).max(at);
-            }
-            Deadline::Record(key, expires_at) => {
-                writes += 1;
-                let entry = entries.get(&key).copied();
-                assert!(
-                    entry.is_some_and(|at| at >= expires_at),
-                    "write {writes}: the record expires at {expires_at}, its index entry at {entry:?}"
-                );
-            }
-        }
-    }
-    assert!(writes >= 5, "{writes} writes");
+    assert_eq!(
+        seen.pushes, 3,
+        "the login and the two refreshes move the expiry, nothing else"
+    );
+    let writes = fx.recording.take();
+    assert!(writes.len() >= 5, "{} writes", writes.len());
     assert_eq!(listed(&fx, "alice"), 1);
 }
 

@@ -4,7 +4,7 @@ use session_core::time::Duration;
 use session_core::{LoadStatus, SessionError};
 
 use super::super::Start;
-use super::super::fixture::{Fx, Profile, Wide};
+use super::super::fixture::{Deadline, Fx, Profile, Wide};
 use crate::servers::runtime;
 
 pub(super) fn round_trip_keeps_only_an_id_in_the_cookie(start: Start<'_>) {
@@ -50,10 +50,16 @@ pub(super) fn only_changed_fields_are_written(start: Start<'_>) {
 
     let mut change = fx.load::<Profile>(Some(&token));
     change.data_mut().theme = "dark".into();
+    let _ = fx.recording.take_deadlines();
     assert_eq!(fx.save(&mut change), None, "the id cookie stays as it is");
     assert_eq!(
         fx.recording.take(),
         vec![(false, vec!["theme".to_owned()], vec![])]
+    );
+    assert_eq!(
+        fx.recording.take_deadlines(),
+        vec![],
+        "a write before the refresh is due leaves the record's expiry"
     );
 
     fx.clock.advance(Duration::seconds(61));
@@ -64,6 +70,13 @@ pub(super) fn only_changed_fields_are_written(start: Start<'_>) {
         fx.recording.take(),
         vec![(false, vec!["@active".to_owned()], vec![])],
         "a refresh pushes the record's expiry and records the last activity, nothing else"
+    );
+    assert!(
+        fx.recording
+            .take_deadlines()
+            .iter()
+            .any(|d| matches!(d, Deadline::Record(..))),
+        "the refresh moves the record's expiry"
     );
     assert_eq!(fx.load::<Profile>(Some(&refreshed)).data().theme, "dark");
 }
