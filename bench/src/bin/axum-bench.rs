@@ -125,7 +125,8 @@ mod peer_tower_sessions_sql {
     }
 
     /// The pool options ours uses for a file (`SqliteStore::connect`): created if missing,
-    /// write-ahead log, a busy timeout, sqlx's defaults otherwise; then `migrate()`.
+    /// write-ahead log, a busy timeout, no ping before each use, sqlx's defaults otherwise;
+    /// then `migrate()`.
     pub(crate) async fn sqlite(variant: &str) -> axum::Router {
         use tower_sessions_sqlx_store::sqlx::sqlite::{
             SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
@@ -137,6 +138,7 @@ mod peer_tower_sessions_sql {
             .busy_timeout(std::time::Duration::from_secs(2));
         let pool = SqlitePoolOptions::new()
             .acquire_timeout(std::time::Duration::from_secs(2))
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .expect("sqlite");

@@ -151,39 +151,63 @@ pub use sqlite::SqliteStore;
 /// unless the store is told otherwise.
 pub const DEFAULT_SWEEP_BATCH: u32 = 1_000;
 
-/// The fields of a record, from the `(name, value)` pairs the database returned. The only
-/// place that builds a [`Fields`] value.
+/// How a packed record writes the length of each part.
 #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-fn fields_from(pairs: &[(&str, &[u8])]) -> Fields {
-    let value_bytes = pairs.iter().map(|(_, value)| value.len()).sum();
-    let mut fields = Fields::with_capacity(pairs.len(), value_bytes);
-    for (name, value) in pairs {
-        fields.insert(name, value);
-    }
-    fields
+#[derive(Clone, Copy, Debug)]
+enum Lengths {
+    /// 4 bytes, big-endian: PostgreSQL's `int4send`.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    BigEndian32,
+    /// ASCII decimal digits, then `:`: SQLite's integer as text, which `||` writes.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    Decimal,
 }
 
-/// The fields of a record from one value: per field, its name's length (4 bytes, big-endian),
-/// the name (UTF-8), its value's length, the value, as PostgreSQL's `int4send` and `||` write
-/// them. Anything else (a truncated value, a name that is not UTF-8) is [`StoreError::Corrupt`].
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-fn fields_from_packed(mut packed: &[u8]) -> Result<Fields, StoreError> {
+/// The fields of a record from one value: per field, its name's length, the name (UTF-8),
+/// its value's length, the value, as the load statement's `||` and aggregate write them.
+/// Anything else (a truncated value, a name that is not UTF-8, a length that does not parse)
+/// is [`StoreError::Corrupt`].
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn fields_from_packed(mut packed: &[u8], lengths: Lengths) -> Result<Fields, StoreError> {
     let mut fields = Fields::with_capacity(8, packed.len());
     while !packed.is_empty() {
-        let name = take_packed(&mut packed)?;
+        let name = take_packed(&mut packed, lengths)?;
         let name = std::str::from_utf8(name).map_err(|_| packed_corrupt())?;
-        let value = take_packed(&mut packed)?;
+        let value = take_packed(&mut packed, lengths)?;
         fields.insert(name, value);
     }
     Ok(fields)
 }
 
 /// One length-prefixed part of a packed record, moving `packed` past it.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-fn take_packed<'a>(packed: &mut &'a [u8]) -> Result<&'a [u8], StoreError> {
-    let (len, rest) = packed.split_first_chunk::<4>().ok_or_else(packed_corrupt)?;
-    let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| packed_corrupt())?;
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn take_packed<'a>(packed: &mut &'a [u8], lengths: Lengths) -> Result<&'a [u8], StoreError> {
+    let (len, rest) = match lengths {
+        Lengths::BigEndian32 => {
+            let (len, rest) = packed.split_first_chunk::<4>().ok_or_else(packed_corrupt)?;
+            let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| packed_corrupt())?;
+            (len, rest)
+        }
+        Lengths::Decimal => {
+            // At most ten digits (a length below 2^32), then the colon.
+            let colon = packed
+                .iter()
+                .take(11)
+                .position(|&b| b == b':')
+                .ok_or_else(packed_corrupt)?;
+            let digits = &packed[..colon];
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(packed_corrupt());
+            }
+            let len = digits
+                .iter()
+                .try_fold(0usize, |n, d| {
+                    n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+                })
+                .ok_or_else(packed_corrupt)?;
+            (len, &packed[colon + 1..])
+        }
+    };
     if rest.len() < len {
         return Err(packed_corrupt());
     }
@@ -192,7 +216,7 @@ fn take_packed<'a>(packed: &mut &'a [u8]) -> Result<&'a [u8], StoreError> {
     Ok(bytes)
 }
 
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 fn packed_corrupt() -> StoreError {
     StoreError::Corrupt("a packed record's fields do not parse".to_owned())
 }
@@ -279,11 +303,18 @@ fn fields_to_set<'a>(
 mod tests {
     use super::*;
 
-    fn packed(fields: &[(&[u8], &[u8])]) -> Vec<u8> {
+    fn packed(fields: &[(&[u8], &[u8])], lengths: Lengths) -> Vec<u8> {
         let mut out = Vec::new();
         for (name, value) in fields {
             for part in [*name, *value] {
-                out.extend_from_slice(&u32::try_from(part.len()).expect("short").to_be_bytes());
+                match lengths {
+                    Lengths::BigEndian32 => out.extend_from_slice(
+                        &u32::try_from(part.len()).expect("short").to_be_bytes(),
+                    ),
+                    Lengths::Decimal => {
+                        out.extend_from_slice(format!("{}:", part.len()).as_bytes())
+                    }
+                }
                 out.extend_from_slice(part);
             }
         }
@@ -292,31 +323,59 @@ mod tests {
 
     #[test]
     fn packed_fields_parse_and_anything_else_is_corrupt() {
-        let bytes = packed(&[(b"@meta", b"\x01\x02"), (b"visits", b""), (b"", b"x")]);
-        let fields = fields_from_packed(&bytes).expect("parses");
-        assert_eq!(fields.len(), 3);
-        assert_eq!(fields.get("@meta"), Some(&b"\x01\x02"[..]));
-        assert_eq!(fields.get("visits"), Some(&b""[..]));
-        assert_eq!(fields.get(""), Some(&b"x"[..]));
-        assert!(fields_from_packed(&[]).expect("empty").is_empty());
-        for cut in 1..bytes.len() {
-            let truncated = &bytes[..cut];
-            // Cut at a field boundary it is a shorter record; anywhere else, corrupt.
-            match fields_from_packed(truncated) {
-                Ok(fields) => assert!(fields.len() < 3, "{cut}"),
-                Err(error) => assert!(matches!(error, StoreError::Corrupt(_)), "{cut}"),
+        for lengths in [Lengths::BigEndian32, Lengths::Decimal] {
+            let parse = |bytes: &[u8]| fields_from_packed(bytes, lengths);
+            let long = vec![b':'; 300];
+            let bytes = packed(
+                &[
+                    (b"@meta", b"\x01\x02"),
+                    (b"visits", b""),
+                    (b"", b"x"),
+                    (b"long", &long),
+                ],
+                lengths,
+            );
+            let fields = parse(&bytes).expect("parses");
+            assert_eq!(fields.len(), 4, "{lengths:?}");
+            assert_eq!(fields.get("@meta"), Some(&b"\x01\x02"[..]));
+            assert_eq!(fields.get("visits"), Some(&b""[..]));
+            assert_eq!(fields.get(""), Some(&b"x"[..]));
+            assert_eq!(fields.get("long"), Some(long.as_slice()));
+            assert!(parse(&[]).expect("empty").is_empty());
+            for cut in 1..bytes.len() {
+                let truncated = &bytes[..cut];
+                // Cut at a field boundary it is a shorter record; anywhere else, corrupt.
+                match parse(truncated) {
+                    Ok(fields) => assert!(fields.len() < 4, "{lengths:?} {cut}"),
+                    Err(error) => {
+                        assert!(matches!(error, StoreError::Corrupt(_)), "{lengths:?} {cut}");
+                    }
+                }
             }
+            let not_utf8 = packed(&[(b"\xff", b"1")], lengths);
+            assert!(matches!(parse(&not_utf8), Err(StoreError::Corrupt(_))));
         }
-        let not_utf8 = packed(&[(b"\xff", b"1")]);
-        assert!(matches!(
-            fields_from_packed(&not_utf8),
-            Err(StoreError::Corrupt(_))
-        ));
         let huge = [0xff, 0xff, 0xff, 0xff, b'a'];
         assert!(matches!(
-            fields_from_packed(&huge),
+            fields_from_packed(&huge, Lengths::BigEndian32),
             Err(StoreError::Corrupt(_))
         ));
+        for bad in [
+            &b"99999999999:a"[..],
+            b":a",
+            b"-1:a",
+            b"1a:b",
+            b"4294967296",
+            b"3:ab",
+        ] {
+            assert!(
+                matches!(
+                    fields_from_packed(bad, Lengths::Decimal),
+                    Err(StoreError::Corrupt(_))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

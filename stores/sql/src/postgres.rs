@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::names::{InvalidName, Name, Tables};
 use crate::{
-    DEFAULT_SWEEP_BATCH, Sweeper, fields_from_packed, fields_to_set, generation, now_ms,
+    DEFAULT_SWEEP_BATCH, Lengths, Sweeper, fields_from_packed, fields_to_set, generation, now_ms,
     record_key, store_error, stored_generation, unix_ms,
 };
 
@@ -483,7 +483,10 @@ impl SessionStore for PostgresStore {
                 .map_err(store_error)?;
             match packed {
                 None => Ok(None),
-                Some(packed) => fields_from_packed(packed.as_deref().unwrap_or_default()).map(Some),
+                Some(packed) => {
+                    fields_from_packed(packed.as_deref().unwrap_or_default(), Lengths::BigEndian32)
+                        .map(Some)
+                }
             }
         })
     }

@@ -10,30 +10,37 @@ use session_core::store::{
     DEFAULT_MAX_SESSIONS_PER_USER, Fields, RecordKey, RecordWrite, SessionStore, StoreError,
     StoreFuture,
 };
-use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use time::OffsetDateTime;
 
 use crate::names::{Name, Tables};
 use crate::{
-    DEFAULT_SWEEP_BATCH, Sweeper, fields_from, fields_to_set, generation, now_ms, record_key,
-    store_error, stored_generation, unix_ms,
+    DEFAULT_SWEEP_BATCH, Lengths, Sweeper, fields_from_packed, fields_to_set, generation, now_ms,
+    record_key, store_error, stored_generation, unix_ms,
 };
 
 /// How a write transaction starts: with the database's write lock taken at once, so two
 /// writers queue on SQLite's busy timeout instead of one failing when it upgrades a read lock.
 const BEGIN: &str = "BEGIN IMMEDIATE";
 
+/// At most this many fields are written by one statement (a multi-row `INSERT`): a write sets
+/// one or two fields between logins, about ten at a login; more take one statement per this
+/// many, inside the write's transaction.
+const ROWS_PER_STATEMENT: usize = 16;
+
 /// Sessions in SQLite: the embedded, persistent store for one machine. Sessions survive a
 /// restart of the application and no server runs; several processes on the machine may share
 /// the file. The same tables as the PostgreSQL store (see [the crate docs](crate#tables)),
 /// one row per session field.
 ///
-/// Loads are one statement. Every write that touches more than one row is one transaction
-/// begun with `BEGIN IMMEDIATE` (SQLite has one writer at a time; the others wait up to the
-/// busy timeout): an update first runs `UPDATE ... WHERE key = ? AND expires_unix_ms > now`
-/// and changes fields only when that found the live record, so it never revives a deleted or
-/// expired session; a delete answers from the deadline of the row it deleted
+/// A load is one statement answering one row, the record's fields packed into one value. The
+/// write nearly every request makes (fields set between two pushes of the idle deadline) is
+/// one statement too: `INSERT ... SELECT ... WHERE EXISTS (the live record) ON CONFLICT DO
+/// UPDATE`, atomic on its own, so it never revives a deleted or expired session. Every other
+/// write that touches more than one row is one transaction begun with `BEGIN IMMEDIATE`
+/// (SQLite has one writer at a time; the others wait up to the busy timeout): an update first
+/// runs `UPDATE ... WHERE key = ? AND expires_unix_ms > now` and changes fields only when that
+/// found the live record; a delete answers from the deadline of the row it deleted
 /// (`DELETE ... RETURNING`). The per-user index works as on PostgreSQL, in one transaction per
 /// add.
 ///
@@ -89,7 +96,12 @@ impl SqliteStore {
         let mut options = SqliteConnectOptions::from_str(url)
             .map_err(failed)?
             .busy_timeout(timeout);
-        let mut pool = SqlitePoolOptions::new().acquire_timeout(timeout);
+        // No ping before each use: the database is in this process, so a pooled connection
+        // cannot have been dropped by a network or a server restart, and the ping would be one
+        // more round trip to the connection's worker thread per statement.
+        let mut pool = SqlitePoolOptions::new()
+            .acquire_timeout(timeout)
+            .test_before_acquire(false);
         if in_memory {
             // Each connection to `:memory:` is a database of its own: keep exactly one.
             pool = pool
@@ -232,6 +244,15 @@ impl SqliteStore {
     }
 }
 
+/// `n` rows of a `VALUES` list, each from the numbers of its name and value parameters,
+/// numbered on from `first`.
+fn rows(n: usize, first: usize, row: impl Fn(usize, usize) -> String) -> String {
+    (0..n)
+        .map(|i| row(first + 2 * i, first + 2 * i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Every statement, with the store's names in.
 struct Statements {
     records: String,
@@ -241,7 +262,10 @@ struct Statements {
     load: String,
     upsert_record: String,
     clear_fields: String,
-    set_field: String,
+    /// `set_fields[n - 1]` sets `n` fields.
+    set_fields: Vec<String>,
+    /// `set_live[n - 1]` sets `n` fields of a live record, in one statement.
+    set_live: Vec<String>,
     remove_field: String,
     touch: String,
     delete_record: String,
@@ -308,10 +332,14 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
             )
         };
         Self {
-            // ?1 key, ?2 now. No row: no live record; one row of NULLs: a live, empty one.
+            // ?1 key, ?2 now. No row: no live record; one row, NULL: a live, empty one. Else
+            // one value: per field, the byte lengths in decimal and a colon before the name
+            // and before the value (`||` writes the integer as text and keeps blob bytes).
             load: format!(
-                "SELECT f.name, f.value FROM {r} AS r LEFT JOIN {f} AS f ON f.record = r.key \
-                 WHERE r.key = ?1 AND r.expires_unix_ms > ?2"
+                "SELECT (SELECT CAST(group_concat(length(CAST(name AS BLOB)) || ':' || name \
+                 || length(CAST(value AS BLOB)) || ':' || value, '') AS BLOB) \
+                 FROM {f} WHERE record = r.key) \
+                 FROM {r} AS r WHERE r.key = ?1 AND r.expires_unix_ms > ?2"
             ),
             // ?1 key, ?2 deadline.
             upsert_record: format!(
@@ -320,11 +348,29 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
             ),
             // ?1 key.
             clear_fields: format!("DELETE FROM {f} WHERE record = ?1"),
-            // ?1 key, ?2 name, ?3 value.
-            set_field: format!(
-                "INSERT INTO {f} (record, name, value) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (record, name) DO UPDATE SET value = excluded.value"
-            ),
+            // ?1 key, then name and value of each field: ?2, ?3, ?4, ?5...
+            set_fields: (1..=ROWS_PER_STATEMENT)
+                .map(|n| {
+                    let rows = rows(n, 2, |name, value| format!("(?1, ?{name}, ?{value})"));
+                    format!(
+                        "INSERT INTO {f} (record, name, value) VALUES {rows} \
+                         ON CONFLICT (record, name) DO UPDATE SET value = excluded.value"
+                    )
+                })
+                .collect(),
+            // ?1 key, ?2 now, then name and value of each field: ?3, ?4, ?5, ?6... Writes
+            // nothing unless the record is live, in the same statement (so atomically).
+            set_live: (1..=ROWS_PER_STATEMENT)
+                .map(|n| {
+                    let rows = rows(n, 3, |name, value| format!("(?{name}, ?{value})"));
+                    format!(
+                        "INSERT INTO {f} (record, name, value) \
+                         SELECT ?1, column1, column2 FROM (VALUES {rows}) \
+                         WHERE EXISTS (SELECT 1 FROM {r} WHERE key = ?1 AND expires_unix_ms > ?2) \
+                         ON CONFLICT (record, name) DO UPDATE SET value = excluded.value"
+                    )
+                })
+                .collect(),
             // ?1 key, ?2 name.
             remove_field: format!("DELETE FROM {f} WHERE record = ?1 AND name = ?2"),
             // ?1 key, ?2 deadline, ?3 now: the existence (and liveness) check of an update.
@@ -425,24 +471,19 @@ impl SqliteStore {
 impl SessionStore for SqliteStore {
     fn load<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<Fields>> {
         Box::pin(async move {
-            let rows = sqlx::query(&self.sql.load)
+            let packed: Option<Option<Vec<u8>>> = sqlx::query_scalar(&self.sql.load)
                 .bind(key.as_bytes().as_slice())
                 .bind(now_ms())
-                .fetch_all(&self.pool)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(store_error)?;
-            if rows.is_empty() {
-                return Ok(None);
-            }
-            let mut pairs: Vec<(&str, &[u8])> = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let name: Option<&str> = row.try_get(0).map_err(store_error)?;
-                let value: Option<&[u8]> = row.try_get(1).map_err(store_error)?;
-                if let (Some(name), Some(value)) = (name, value) {
-                    pairs.push((name, value));
+            match packed {
+                None => Ok(None),
+                Some(packed) => {
+                    fields_from_packed(packed.as_deref().unwrap_or_default(), Lengths::Decimal)
+                        .map(Some)
                 }
             }
-            Ok(Some(fields_from(&pairs)))
         })
     }
 
@@ -459,6 +500,22 @@ impl SessionStore for SqliteStore {
                     .await
                     .map_err(store_error)?;
                 return Ok(touched.rows_affected() == 1);
+            }
+            let (names, values) = fields_to_set(write.set, write.remove);
+            if !write.create
+                && !write.push_expiry
+                && write.remove.is_empty()
+                && names.len() <= ROWS_PER_STATEMENT
+            {
+                // Fields only, the expiry kept: one statement, no transaction around it.
+                let mut statement = sqlx::query(&self.sql.set_live[names.len() - 1])
+                    .bind(key)
+                    .bind(now_ms());
+                for (name, value) in names.into_iter().zip(values) {
+                    statement = statement.bind(name).bind(value);
+                }
+                let written = statement.execute(&self.pool).await.map_err(store_error)?;
+                return Ok(written.rows_affected() > 0);
             }
             let mut transaction = self.pool.begin_with(BEGIN).await.map_err(store_error)?;
             if write.create {
@@ -494,12 +551,15 @@ impl SessionStore for SqliteStore {
                         .map_err(store_error)?;
                 }
             }
-            let (names, values) = fields_to_set(write.set, write.remove);
-            for (name, value) in names.into_iter().zip(values) {
-                sqlx::query(&self.sql.set_field)
-                    .bind(key)
-                    .bind(name)
-                    .bind(value)
+            for (names, values) in names
+                .chunks(ROWS_PER_STATEMENT)
+                .zip(values.chunks(ROWS_PER_STATEMENT))
+            {
+                let mut statement = sqlx::query(&self.sql.set_fields[names.len() - 1]).bind(key);
+                for (name, value) in names.iter().zip(values) {
+                    statement = statement.bind(*name).bind(*value);
+                }
+                statement
                     .execute(&mut *transaction)
                     .await
                     .map_err(store_error)?;
