@@ -24,7 +24,8 @@ use crate::{
 ///
 /// Every operation but one is a single statement: create (upsert the record, delete the
 /// fields it no longer has, upsert the ones it has), update (`UPDATE ... WHERE key = $1 AND
-/// expires_unix_ms > now`, and only for the row it locked, the field changes), delete
+/// expires_unix_ms > now`, or, for a write between two refreshes that keeps the expiry, `SELECT
+/// ... FOR NO KEY UPDATE`, and only for the row it locked, the field changes), delete
 /// (`DELETE ... RETURNING` the deadline, so it answers whether the session was live) and load
 /// (the record joined with its fields, only while its deadline has not passed). Each takes
 /// the record's row lock before it touches a field, so writes to one session queue behind
@@ -250,6 +251,7 @@ struct Statements {
     create: String,
     update: String,
     update_set: String,
+    update_in_place: String,
     touch: String,
     delete: String,
     lock_user: String,
@@ -345,6 +347,21 @@ SELECT count(*) FROM r"
 ), written AS (
     INSERT INTO {f} (record, name, value)
     SELECT r.key, n.name, n.value FROM r, UNNEST($3::text[], $4::bytea[]) AS n (name, value)
+    ON CONFLICT (record, name) DO UPDATE SET value = EXCLUDED.value
+)
+SELECT count(*) FROM r"
+            ),
+            // $1 key, $2 names, $3 values, $4 now: `update` without removals that keeps the
+            // expiry (between two refreshes: what nearly every request writes). The record
+            // row is locked instead of rewritten (no new row version, no index entry), as the
+            // `UPDATE` above locks it: writes to one session queue, and a concurrent delete
+            // waits for this write or this write sees the record gone.
+            update_in_place: format!(
+                "WITH r AS (
+    SELECT key FROM {r} WHERE key = $1 AND expires_unix_ms > $4 FOR NO KEY UPDATE
+), written AS (
+    INSERT INTO {f} (record, name, value)
+    SELECT r.key, n.name, n.value FROM r, UNNEST($2::text[], $3::bytea[]) AS n (name, value)
     ON CONFLICT (record, name) DO UPDATE SET value = EXCLUDED.value
 )
 SELECT count(*) FROM r"
@@ -518,7 +535,15 @@ impl SessionStore for PostgresStore {
                 return Ok(touched.rows_affected() == 1);
             }
             let (names, values) = fields_to_set(write.set, write.remove);
-            let updated: i64 = if write.remove.is_empty() {
+            let updated: i64 = if write.remove.is_empty() && !write.push_expiry {
+                sqlx::query_scalar(&self.sql.update_in_place)
+                    .bind(key)
+                    .bind(names)
+                    .bind(values)
+                    .bind(now_ms())
+                    .fetch_one(&self.pool)
+                    .await
+            } else if write.remove.is_empty() {
                 sqlx::query_scalar(&self.sql.update_set)
                     .bind(key)
                     .bind(expires)
