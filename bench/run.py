@@ -12,6 +12,12 @@ All servers of a framework run for the whole measurement. Every round measures e
 in a shuffled order (seeded; the seed and each round's order are printed), so drift over the
 run spreads over all columns instead of landing in one. Cells report medians over rounds.
 
+Clients behave like a browser: wrk (through a small Lua cookie jar) and the instruction
+counter's client send back every cookie the server sets, so a write's re-issued cookie, or a
+refreshed one, is what the next request carries; no server is measured on a stale cookie it
+keeps replacing (ours would re-sign it on every request once the refresh interval passed, and
+a write would verify a token it has already seen).
+
 The run fails instead of reporting numbers when a result cannot be trusted: before and after
 measuring, one request per variant checks that /read answers 200 with the logged-in name and
 /write answers 200 with a counter; any wrk socket error or error status during a round (wrk
@@ -207,12 +213,71 @@ def check(binary, server, cookie):
             raise SystemExit(f"{where}: GET /{route} with its cookie answered {status} {body[:80]!r}; expected 2xx and, on /read, {LOGGED_IN_NAME!r}, on /write, a counter")
 
 
+# wrk's client, like a browser, sends back the cookies the server sets: a re-issued cookie (a
+# write, a refresh once the refresh interval has passed) is what the next request carries, so
+# no server is measured verifying a stale cookie it keeps replacing. The jar is per wrk thread
+# (one: -t1), shared by its connections, as a browser's tabs share one.
+WRK_COOKIE_JAR = r"""
+local names, values = {}, {}
+local header = nil
+local function rebuild()
+  local parts = {}
+  for _, name in ipairs(names) do
+    if values[name] then parts[#parts + 1] = name .. "=" .. values[name] end
+  end
+  header = #parts > 0 and table.concat(parts, "; ") or nil
+end
+local function set(pair, attributes)
+  local name, value = pair:match("^%s*([^=]+)=(.*)$")
+  if not name then return end
+  if not values[name] and value ~= "" then names[#names + 1] = name end
+  if value == "" or attributes:lower():find("max%-age=0[^%d]") or attributes:lower():find("max%-age=0$") then
+    values[name] = nil
+  else
+    values[name] = value
+  end
+end
+init = function(args)
+  for _, part in ipairs(args) do
+    for pair in part:gmatch("[^;]+") do set(pair, "") end
+  end
+  rebuild()
+end
+request = function()
+  return wrk.format(nil, nil, header and { Cookie = header } or {})
+end
+response = function(status, headers, body)
+  for name, value in pairs(headers) do
+    if name:lower() == "set-cookie" then
+      local pair, attributes = value:match("^([^;]*)(.*)$")
+      set(pair, attributes)
+      rebuild()
+    end
+  end
+end
+"""
+
+
+def wrk_script():
+    """The path of the cookie-jar script for wrk, written once per run."""
+    global WRK_SCRIPT_PATH
+    if WRK_SCRIPT_PATH is None:
+        import tempfile
+        handle, WRK_SCRIPT_PATH = tempfile.mkstemp(prefix="bench-wrk-", suffix=".lua")
+        with os.fdopen(handle, "w") as f:
+            f.write(WRK_COOKIE_JAR)
+    return WRK_SCRIPT_PATH
+
+
+WRK_SCRIPT_PATH = None
+
+
 def wrk(url, cookie, seconds, connections, allow_errors=False):
     """One wrk run: (requests, failed, p99 ms). Any failed request stops the run unless allowed."""
-    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", wrk_script(), url]
     if cookie:
-        command += ["-H", f"Cookie: {cookie}"]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+        command += ["--", cookie.replace("; ", ";")]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     # wrk counts responses with a status above 399 here, and socket errors on their own line.
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -605,16 +670,32 @@ def start_callgrind(binary, variant, out_dir, env=None):
     return start(binary, variant, env, wrapper=valgrind, patience=120)
 
 
+def adopt(cookie, set_cookies):
+    """The Cookie header a browser sends next: `cookie` with each Set-Cookie applied (a value
+    replaced or added; removed on `Max-Age=0` or an empty value)."""
+    jar = dict(part.split("=", 1) for part in cookie.split("; ") if "=" in part) if cookie else {}
+    for header in set_cookies:
+        pair, _, attributes = header.partition(";")
+        name, _, value = pair.strip().partition("=")
+        if not value or re.search(r"(?i)max-age=0\b", attributes):
+            jar.pop(name, None)
+        else:
+            jar[name] = value
+    return "; ".join(f"{name}={value}" for name, value in jar.items())
+
+
 def requests_on_one_connection(url, route, cookie, count):
-    """`count` sequential GETs on one keep-alive connection; each must answer as `check` wants."""
+    """`count` sequential GETs on one keep-alive connection; each must answer as `check` wants.
+    Like a browser, the client sends back the cookies the server sets, so a re-issued cookie
+    (a write, a refresh) is what the next request carries."""
     import http.client
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=60)
-    headers = {"Cookie": cookie} if cookie else {}
     try:
         for _ in range(count):
-            connection.request("GET", f"/{route}", headers=headers)
+            connection.request("GET", f"/{route}", headers={"Cookie": cookie} if cookie else {})
             response = connection.getresponse()
+            cookie = adopt(cookie, response.headers.get_all("Set-Cookie") or [])
             body = response.read().decode(errors="replace")
             ok = body == LOGGED_IN_NAME if route == "read" else body.isdigit()
             if response.status != 200 or not ok:

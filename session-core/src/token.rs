@@ -37,7 +37,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::error::SessionError;
 use crate::key::KeyId;
@@ -294,7 +294,22 @@ impl Codec {
         mac.update(&bytes);
         let tag = mac.finalize().into_bytes();
         bytes.extend_from_slice(&tag[..MAC_LEN]);
-        Ok(URL_SAFE_NO_PAD.encode(&bytes))
+        let value = URL_SAFE_NO_PAD.encode(&bytes);
+        if let Some(cache) = &self.verified {
+            // The browser sends this cookie next: its first sight need not verify what was
+            // just signed here. The entry is what verifying it would keep (the decoded bytes,
+            // the payload in plaintext, the current key), so a hit answers the same.
+            if self.encrypt {
+                let payload_start = bytes.len() - MAC_LEN - AEAD_TAG_LEN - input.payload.len();
+                bytes[payload_start..payload_start + input.payload.len()]
+                    .copy_from_slice(input.payload);
+            }
+            cache.put(value.as_bytes(), &bytes, 0, 2 + id.len());
+            if self.encrypt {
+                bytes.zeroize();
+            }
+        }
+        Ok(value)
     }
 
     /// Verifies a token and returns its header and plaintext payload; `buf` holds the decoded
@@ -593,9 +608,52 @@ mod tests {
         })
     }
 
+    #[test]
+    fn a_sealed_token_is_cached_as_verifying_it_would_cache_it() {
+        let ring =
+            Keyring::from_entries([("k1", Key::generate().to_base64().to_string().as_str())])
+                .expect("keys");
+        let schema = Schema {
+            name: "app",
+            version: 1,
+            fingerprint: 7,
+        };
+        let times = TokenTimes {
+            issued_at: 1_800_000_000,
+            last_active: 1_800_000_000,
+            absolute_deadline: 1_800_086_400,
+            field_deadlines: Vec::new(),
+            persistent: false,
+        };
+        for encrypt in [false, true] {
+            let codec = Codec::new(&ring, "session", RotationPolicy::default(), encrypt);
+            let payload = b"the payload".to_vec();
+            let value = codec
+                .seal(&SealInput {
+                    schema: &schema,
+                    times: &times,
+                    payload: &payload,
+                })
+                .expect("sealed");
+            let cache = codec.verified.as_ref().expect("a cache");
+            let mut seeded = Vec::new();
+            let hit = cache
+                .get(value.as_bytes(), &mut seeded)
+                .expect("cached at seal");
+            let mut verified = Vec::new();
+            let (key_index, header_start) = codec
+                .decode_and_verify(&value, &mut verified)
+                .expect("verifies");
+            assert_eq!(seeded, verified, "encrypt: {encrypt}");
+            assert_eq!((hit.key_index, hit.header_start), (key_index, header_start));
+            assert_eq!(hit.payload_sha256, None);
+        }
+    }
+
     proptest::proptest! {
         /// The cache of verified tokens answers exactly what the full work answers: for sealed
-        /// tokens, tokens with any byte changed, tokens of a retired key under either rotation
+        /// tokens (also those the verifying codec sealed, cached before their first open),
+        /// tokens with any byte changed, tokens of a retired key under either rotation
         /// policy, signed and encrypted, on the first sight and on every repeat.
         #[test]
         fn the_verified_cache_answers_what_the_full_work_answers(
@@ -624,7 +682,9 @@ mod tests {
                 persistent,
             };
             let token = minter.seal(&SealInput { schema: &schema, times: &times, payload: &payload }).expect("sealed");
-            let mut tokens = vec![token.clone()];
+            // A token the verifying codec sealed itself: in its cache before its first open.
+            let own = cached.seal(&SealInput { schema: &schema, times: &times, payload: &payload }).expect("sealed");
+            let mut tokens = vec![own, token.clone()];
             if let Some((at, xor)) = flip {
                 let mut bytes = URL_SAFE_NO_PAD.decode(&token).expect("base64");
                 let at = at % bytes.len();
