@@ -780,7 +780,9 @@ def postgres_backends_instructions(binary, variant, route, count, env, cluster, 
 
     files_before = files()
     children_before = set(cluster_pids(cluster.pid)[1:])
-    server = start(binary, variant, env)
+    # One pooled connection: a pool that opened a second one in one life and not in the other
+    # would add a backend's start-up (millions of instructions) to the difference.
+    server = start(binary, variant, dict(env, BENCH_SQL_MAX_CONNECTIONS="1"))
     try:
         requests_on_one_connection(server.url, route, server.cookie, 50)
         if count:
@@ -795,7 +797,9 @@ def postgres_backends_instructions(binary, variant, route, count, env, cluster, 
     fresh = [f for f in files() - files_before if int(f.split(".")[2]) not in children_before]
     if not fresh:
         raise SystemExit(f"no callgrind file from a PostgreSQL backend of {variant}")
-    return sum(callgrind_file_total(os.path.join(out_dir, f)) for f in fresh)
+    totals = [callgrind_file_total(os.path.join(out_dir, f)) for f in fresh]
+    print(f"    {variant}/{route}, {count} counted: {len(totals)} backend(s), {', '.join(f'{t:,}' for t in totals)} instructions", file=sys.stderr)
+    return sum(totals)
 
 
 def postgres_per_request(binary, variant, route, count, env, cluster, out_dir):

@@ -93,6 +93,18 @@ pub mod sql {
         format!("{server}/{database}")
     }
 
+    /// `BENCH_SQL_MAX_CONNECTIONS`, when set: the most connections a PostgreSQL pool of the
+    /// bench opens (ours and the peer's alike). The instruction count of the database's
+    /// backends sets it to 1, so that every life of a server opens the same connections.
+    ///
+    /// # Panics
+    /// When it is set to something other than a positive number.
+    pub fn max_connections() -> Option<u32> {
+        std::env::var("BENCH_SQL_MAX_CONNECTIONS")
+            .ok()
+            .map(|n| n.parse().expect("BENCH_SQL_MAX_CONNECTIONS: a number"))
+    }
+
     /// This variant's own SQLite file: `<BENCH_SQLITE_DIR>/<variant>.db` (default: the
     /// system's temporary directory).
     pub fn sqlite_path(variant: &str) -> std::path::PathBuf {
@@ -123,12 +135,27 @@ pub async fn our_config(variant: &str) -> session_core::SessionConfig {
         }
         #[cfg(feature = "sql-stores")]
         "ours-postgres" => {
-            let store = session_store_sql::PostgresStore::connect(
-                &sql::postgres_url(variant).await,
-                std::time::Duration::from_secs(2),
-            )
-            .await
-            .expect("postgres");
+            let url = sql::postgres_url(variant).await;
+            let store = match sql::max_connections() {
+                None => session_store_sql::PostgresStore::connect(
+                    &url,
+                    std::time::Duration::from_secs(2),
+                )
+                .await
+                .expect("postgres"),
+                // What `connect` sets up, with a pool of at most this many connections.
+                Some(max) => {
+                    use session_store_sql::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+                    let options: PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+                    let pool = PgPoolOptions::new()
+                        .max_connections(max)
+                        .acquire_timeout(std::time::Duration::from_secs(2))
+                        .connect_with(options.options([("statement_timeout", "2000ms")]))
+                        .await
+                        .expect("postgres");
+                    session_store_sql::PostgresStore::new(pool)
+                }
+            };
             store.migrate().await.expect("migrate");
             config.store(std::sync::Arc::new(store))
         }

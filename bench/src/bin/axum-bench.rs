@@ -113,12 +113,15 @@ mod peer_tower_sessions_sql {
             .layer(tower_sessions_014::SessionManagerLayer::new(store))
     }
 
-    /// As its README sets it up: a `PgPool` of sqlx's default options, then `migrate()`.
+    /// As its README sets it up: a `PgPool` of sqlx's default options (at most
+    /// `BENCH_SQL_MAX_CONNECTIONS` connections when set), then `migrate()`.
     pub(crate) async fn postgres(variant: &str) -> axum::Router {
         let url = bench::sql::postgres_url(variant).await;
-        let pool = tower_sessions_sqlx_store::sqlx::PgPool::connect(&url)
-            .await
-            .expect("postgres");
+        let mut options = tower_sessions_sqlx_store::sqlx::postgres::PgPoolOptions::new();
+        if let Some(max) = bench::sql::max_connections() {
+            options = options.max_connections(max);
+        }
+        let pool = options.connect(&url).await.expect("postgres");
         let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
         store.migrate().await.expect("migrate");
         router(store)

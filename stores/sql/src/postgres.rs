@@ -27,11 +27,12 @@ use crate::{
 /// expires_unix_ms > now`, or, for a write between two refreshes that keeps the expiry, `SELECT
 /// ... FOR NO KEY UPDATE`, and only for the row it locked, the field changes), delete
 /// (`DELETE ... RETURNING` the deadline, so it answers whether the session was live) and load
-/// (the record joined with its fields, only while its deadline has not passed). Each takes
-/// the record's row lock before it touches a field, so writes to one session queue behind
-/// each other instead of deadlocking, and an update that finds the record deleted or expired
-/// writes nothing. Adding to the per-user index is one transaction that first locks the
-/// user's row, so concurrent logins of one user count against the cap one at a time.
+/// (the record with its fields packed into one value, only while its deadline has not
+/// passed). Each write takes the record's row lock before it touches a field, so writes to one
+/// session queue behind each other instead of deadlocking, and an update that finds the record
+/// deleted or expired writes nothing. Adding to the per-user index is one transaction that
+/// first locks the user's row, so concurrent logins of one user count against the cap one at
+/// a time.
 ///
 /// Needs PostgreSQL 9.5 or later (`ON CONFLICT`, `SKIP LOCKED`); tested on 15.
 ///
@@ -52,6 +53,10 @@ pub struct PostgresStore {
     batch: u32,
     sql: Arc<Statements>,
 }
+
+/// At most this many fields are bound one by one in a write between refreshes (more go as
+/// two arrays): most such writes set one or two.
+const ROWS_PER_STATEMENT: usize = 4;
 
 impl fmt::Debug for PostgresStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -252,6 +257,8 @@ struct Statements {
     update: String,
     update_set: String,
     update_in_place: String,
+    /// `update_in_place_rows[n - 1]`: the same for `n` fields bound one by one.
+    update_in_place_rows: Vec<String>,
     touch: String,
     delete: String,
     lock_user: String,
@@ -316,10 +323,10 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
         Self {
             // $1 key, $2 now. No row: no live record; one row of NULLs: a live, empty one.
             load: format!(
-                "SELECT string_agg(int4send(length(convert_to(f.name, 'UTF8'))) \
-                 || convert_to(f.name, 'UTF8') || int4send(length(f.value)) || f.value, ''::bytea) \
-                 FROM {r} AS r LEFT JOIN {f} AS f ON f.record = r.key \
-                 WHERE r.key = $1 AND r.expires_unix_ms > $2 GROUP BY r.key"
+                "SELECT (SELECT string_agg(int4send(length(convert_to(name, 'UTF8'))) \
+                 || convert_to(name, 'UTF8') || int4send(length(value)) || value, ''::bytea) \
+                 FROM {f} WHERE record = r.key) \
+                 FROM {r} AS r WHERE r.key = $1 AND r.expires_unix_ms > $2"
             ),
             // $1 key, $2 deadline, $3 names, $4 values. The record row first (the join on
             // `r` orders every field change after it); the fields it no longer has and the
@@ -366,6 +373,30 @@ SELECT count(*) FROM r"
 )
 SELECT count(*) FROM r"
             ),
+            // $1 key, $2 now, then name and value of each field ($3, $4, $5, $6...): the same
+            // for the one to four fields most writes set, without the arrays to decode and
+            // unnest.
+            update_in_place_rows: (1..=ROWS_PER_STATEMENT)
+                .map(|n| {
+                    let rows = (0..n)
+                        .map(|i| {
+                            let (name, value) = (3 + 2 * i, 4 + 2 * i);
+                            format!("(${name}::text, ${value}::bytea)")
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    format!(
+                        "WITH r AS (
+    SELECT key FROM {r} WHERE key = $1 AND expires_unix_ms > $2 FOR NO KEY UPDATE
+), written AS (
+    INSERT INTO {f} (record, name, value)
+    SELECT r.key, v.name, v.value FROM r, (VALUES {rows}) AS v (name, value)
+    ON CONFLICT (record, name) DO UPDATE SET value = EXCLUDED.value
+)
+SELECT count(*) FROM r"
+                    )
+                })
+                .collect(),
             // $1 key, $2 deadline, $3 names, $4 values, $5 removed names, $6 now. Only the
             // row the UPDATE locked (live: its deadline not passed) gets field changes.
             update: format!(
@@ -535,7 +566,17 @@ impl SessionStore for PostgresStore {
                 return Ok(touched.rows_affected() == 1);
             }
             let (names, values) = fields_to_set(write.set, write.remove);
-            let updated: i64 = if write.remove.is_empty() && !write.push_expiry {
+            let in_place = write.remove.is_empty() && !write.push_expiry;
+            let updated: i64 = if in_place && names.len() <= ROWS_PER_STATEMENT {
+                let mut statement =
+                    sqlx::query_scalar(&self.sql.update_in_place_rows[names.len() - 1])
+                        .bind(key)
+                        .bind(now_ms());
+                for (name, value) in names.into_iter().zip(values) {
+                    statement = statement.bind(name).bind(value);
+                }
+                statement.fetch_one(&self.pool).await
+            } else if in_place {
                 sqlx::query_scalar(&self.sql.update_in_place)
                     .bind(key)
                     .bind(names)
