@@ -1,6 +1,7 @@
 //! Tokens verified recently: a browser sends the same cookie on every request until it
 //! changes, so the base64 decoding, the MAC check and the decryption of a token need to run
-//! once per token, not once per request.
+//! once per token, not once per request. A token the codec seals enters at once (the
+//! browser sends it next), holding what verifying it would have put here.
 //!
 //! Only what depends on the token's bytes alone is kept: its decoded (and decrypted) bytes and
 //! the index of the key that verified it. The codec that owns the cache has one keyring and
