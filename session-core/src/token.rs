@@ -543,6 +543,23 @@ mod tests {
     use crate::Key;
     use crate::schema::Schema;
 
+    const SCHEMA: Schema = Schema {
+        name: "app",
+        version: 1,
+        fingerprint: 7,
+    };
+
+    /// A session just issued, with a day to live and no field deadlines.
+    fn fresh_times() -> TokenTimes {
+        TokenTimes {
+            issued_at: 1_800_000_000,
+            last_active: 1_800_000_000,
+            absolute_deadline: 1_800_086_400,
+            field_deadlines: Vec::new(),
+            persistent: false,
+        }
+    }
+
     #[test]
     fn a_sealed_token_opens_to_its_payload() {
         let codec = Codec::new(
@@ -551,18 +568,7 @@ mod tests {
             RotationPolicy::default(),
             false,
         );
-        let schema = Schema {
-            name: "app",
-            version: 1,
-            fingerprint: 7,
-        };
-        let times = TokenTimes {
-            issued_at: 1_800_000_000,
-            last_active: 1_800_000_000,
-            absolute_deadline: 1_800_086_400,
-            field_deadlines: vec![],
-            persistent: false,
-        };
+        let (schema, times) = (SCHEMA, fresh_times());
         let token = codec
             .seal(&SealInput {
                 schema: &schema,
@@ -613,18 +619,7 @@ mod tests {
         let ring =
             Keyring::from_entries([("k1", Key::generate().to_base64().to_string().as_str())])
                 .expect("keys");
-        let schema = Schema {
-            name: "app",
-            version: 1,
-            fingerprint: 7,
-        };
-        let times = TokenTimes {
-            issued_at: 1_800_000_000,
-            last_active: 1_800_000_000,
-            absolute_deadline: 1_800_086_400,
-            field_deadlines: Vec::new(),
-            persistent: false,
-        };
+        let (schema, times) = (SCHEMA, fresh_times());
         for encrypt in [false, true] {
             let codec = Codec::new(&ring, "session", RotationPolicy::default(), encrypt);
             let payload = b"the payload".to_vec();
