@@ -151,6 +151,17 @@ pub use sqlite::SqliteStore;
 /// unless the store is told otherwise.
 pub const DEFAULT_SWEEP_BATCH: u32 = 1_000;
 
+/// `n` rows of a `VALUES` list for a write's fields, each written by `row` from the numbers of
+/// its name and value parameters, numbered on from `first` (`first`, `first + 1`, then
+/// `first + 2`...).
+#[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+fn values_rows(n: usize, first: usize, row: impl Fn(usize, usize) -> String) -> String {
+    (0..n)
+        .map(|i| row(first + 2 * i, first + 2 * i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How a packed record writes the length of each part.
 #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 #[derive(Clone, Copy, Debug)]

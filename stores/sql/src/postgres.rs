@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::names::{InvalidName, Name, Tables};
 use crate::{
     DEFAULT_SWEEP_BATCH, Lengths, Sweeper, fields_from_packed, fields_to_set, generation, now_ms,
-    record_key, store_error, stored_generation, unix_ms,
+    record_key, store_error, stored_generation, unix_ms, values_rows,
 };
 
 /// Sessions in PostgreSQL: one row per session and one row per session field (see
@@ -321,7 +321,8 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
             s_expires = index(&tables.user_sessions, "expires"),
         );
         Self {
-            // $1 key, $2 now. No row: no live record; one row of NULLs: a live, empty one.
+            // $1 key, $2 now. No row: no live record; one row, NULL: a live, empty one. Else
+            // one value: per field, the byte lengths (`int4send`) before the name and the value.
             load: format!(
                 "SELECT (SELECT string_agg(int4send(length(convert_to(name, 'UTF8'))) \
                  || convert_to(name, 'UTF8') || int4send(length(value)) || value, ''::bytea) \
@@ -378,13 +379,9 @@ SELECT count(*) FROM r"
             // unnest.
             update_in_place_rows: (1..=ROWS_PER_STATEMENT)
                 .map(|n| {
-                    let rows = (0..n)
-                        .map(|i| {
-                            let (name, value) = (3 + 2 * i, 4 + 2 * i);
-                            format!("(${name}::text, ${value}::bytea)")
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let rows = values_rows(n, 3, |name, value| {
+                        format!("(${name}::text, ${value}::bytea)")
+                    });
                     format!(
                         "WITH r AS (
     SELECT key FROM {r} WHERE key = $1 AND expires_unix_ms > $2 FOR NO KEY UPDATE

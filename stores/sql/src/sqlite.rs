@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::names::{Name, Tables};
 use crate::{
     DEFAULT_SWEEP_BATCH, Lengths, Sweeper, fields_from_packed, fields_to_set, generation, now_ms,
-    record_key, store_error, stored_generation, unix_ms,
+    record_key, store_error, stored_generation, unix_ms, values_rows,
 };
 
 /// How a write transaction starts: with the database's write lock taken at once, so two
@@ -244,15 +244,6 @@ impl SqliteStore {
     }
 }
 
-/// `n` rows of a `VALUES` list, each from the numbers of its name and value parameters,
-/// numbered on from `first`.
-fn rows(n: usize, first: usize, row: impl Fn(usize, usize) -> String) -> String {
-    (0..n)
-        .map(|i| row(first + 2 * i, first + 2 * i + 1))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Every statement, with the store's names in.
 struct Statements {
     records: String,
@@ -351,7 +342,7 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
             // ?1 key, then name and value of each field: ?2, ?3, ?4, ?5...
             set_fields: (1..=ROWS_PER_STATEMENT)
                 .map(|n| {
-                    let rows = rows(n, 2, |name, value| format!("(?1, ?{name}, ?{value})"));
+                    let rows = values_rows(n, 2, |name, value| format!("(?1, ?{name}, ?{value})"));
                     format!(
                         "INSERT INTO {f} (record, name, value) VALUES {rows} \
                          ON CONFLICT (record, name) DO UPDATE SET value = excluded.value"
@@ -362,7 +353,7 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
             // nothing unless the record is live, in the same statement (so atomically).
             set_live: (1..=ROWS_PER_STATEMENT)
                 .map(|n| {
-                    let rows = rows(n, 3, |name, value| format!("(?{name}, ?{value})"));
+                    let rows = values_rows(n, 3, |name, value| format!("(?{name}, ?{value})"));
                     format!(
                         "INSERT INTO {f} (record, name, value) \
                          SELECT ?1, column1, column2 FROM (VALUES {rows}) \
