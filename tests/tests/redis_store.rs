@@ -1,7 +1,7 @@
 //! The store's own behaviour against a real `redis-server` on a free loopback port: what an
-//! update writes (and never revives), the script reloaded after a flush, and the per-thread
-//! connections of threads that serve requests on their own single-threaded runtime. The
-//! store contract suite runs in `stores.rs`.
+//! update writes (and never revives), with and without moving the expiry, the scripts
+//! reloaded after a flush, and the per-thread connections of threads that serve requests on
+//! their own single-threaded runtime. The store contract suite runs in `stores.rs`.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -208,6 +208,86 @@ fn updates_write_only_records_that_exist() {
     });
 }
 
+/// An update between two pushes of the idle deadline keeps the record's expiry, and like every
+/// update it never brings back a record that is gone: missing, deleted or expired in Redis,
+/// whether it sets fields the record has, fields it lacks, or a name twice.
+#[test]
+fn updates_that_keep_the_expiry_write_only_records_that_exist() {
+    let Some(server) = Redis::start() else {
+        return;
+    };
+    fn keep<'a>(set: &'a [(&'a str, &'a [u8])], remove: &'a [&'a str]) -> RecordWrite<'a> {
+        RecordWrite {
+            push_expiry: false,
+            ..write(false, set, remove, in_secs(600))
+        }
+    }
+    let ttl = |record: &str| -> i64 { server.query(&["PTTL", record]).expect("pttl") };
+    let keys = || -> Vec<String> { server.query(&["KEYS", "*"]).expect("keys") };
+    current_thread().block_on(async {
+        let store = RedisStore::connect(&server.url(), TIMEOUT)
+            .await
+            .expect("connect");
+        let (a, gone) = (key(4), key(5));
+        let record = format!("session:{}", a.to_hex());
+        let set: &[(&str, &[u8])] = &[("@meta", b"m"), ("x", b"1"), ("y", b"2")];
+        assert!(
+            store
+                .save(&a, write(true, set, &[], in_secs(60)))
+                .await
+                .expect("create")
+        );
+
+        // A field the record has, one it lacks, both; then a removal (the other script).
+        for set in [
+            &[("x", b"3".as_slice())][..],
+            &[("z", b"4".as_slice())][..],
+            &[("x", b"5".as_slice()), ("w", b"6".as_slice())][..],
+        ] {
+            assert!(store.save(&a, keep(set, &[])).await.expect("update"));
+            let left = ttl(&record);
+            assert!((50_000..=60_000).contains(&left), "{set:?}: {left} ms");
+        }
+        assert!(store.save(&a, keep(&[], &["y"])).await.expect("remove"));
+        let expected = vec![
+            field("@meta", b"m"),
+            field("w", b"6"),
+            field("x", b"5"),
+            field("z", b"4"),
+        ];
+        assert_eq!(sorted(store.load(&a).await.expect("load")), Some(expected));
+
+        // Gone stays gone: never created, deleted, expired in Redis.
+        let writes: [&[(&str, &[u8])]; 3] = [
+            &[("x", b"7")],
+            &[("@meta", b"m"), ("x", b"7")],
+            &[("x", b"7"), ("x", b"8")],
+        ];
+        for set in writes {
+            assert!(!store.save(&gone, keep(set, &[])).await.expect("update"));
+        }
+        assert_eq!(keys(), vec![record.clone()], "nothing revived");
+        assert!(store.delete(&a).await.expect("delete"));
+        for set in writes {
+            assert!(!store.save(&a, keep(set, &[])).await.expect("update"));
+        }
+        assert!(keys().is_empty(), "nothing revived: {:?}", keys());
+        let set: &[(&str, &[u8])] = &[("@meta", b"m"), ("x", b"1")];
+        assert!(
+            store
+                .save(&a, write(true, set, &[], in_secs(60)))
+                .await
+                .expect("create")
+        );
+        let _: i64 = server.query(&["PEXPIRE", &record, "1"]).expect("pexpire");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for set in writes {
+            assert!(!store.save(&a, keep(set, &[])).await.expect("update"));
+        }
+        assert!(keys().is_empty(), "nothing revived: {:?}", keys());
+    });
+}
+
 #[test]
 fn the_update_script_is_loaded_again_after_a_flush() {
     let Some(server) = Redis::start() else {
@@ -225,17 +305,17 @@ fn the_update_script_is_loaded_again_after_a_flush() {
                 .await
                 .expect("create")
         );
-        for value in [b"2", b"3"] {
+        // Both update scripts: one that moves the expiry, one that keeps it.
+        for (value, push_expiry) in [(b"2", true), (b"3", false), (b"4", true), (b"5", false)] {
             let _: () = server.query(&["SCRIPT", "FLUSH"]).expect("flush");
             let set: &[(&str, &[u8])] = &[("x", value)];
-            assert!(
-                store
-                    .save(&a, write(false, set, &[], in_secs(60)))
-                    .await
-                    .expect("update")
-            );
+            let update = RecordWrite {
+                push_expiry,
+                ..write(false, set, &[], in_secs(60))
+            };
+            assert!(store.save(&a, update).await.expect("update"));
         }
-        let expected = vec![field("@meta", b"m"), field("x", b"3")];
+        let expected = vec![field("@meta", b"m"), field("x", b"5")];
         assert_eq!(sorted(store.load(&a).await.expect("load")), Some(expected));
     });
 }

@@ -66,6 +66,22 @@ if #ARGV > 2 + n then redis.call('HDEL', KEYS[1], unpack(ARGV, 3 + n)) end
 return 1
 ";
 
+/// Sets fields of a record only if it still exists, keeping its expiry: an update between two
+/// pushes of the idle deadline ([`RecordWrite::push_expiry`] false) that removes nothing.
+/// KEYS[1] = record; ARGV = field, value pairs, the names distinct.
+///
+/// One call into Redis, not an existence check and then `HSET`: `HSET` answers how many fields
+/// it added. Fewer than it set means one of them was there, so the record was. All of them
+/// added, and the hash holds nothing else, means the record was gone (a record always holds
+/// `@meta`) and `HSET` made it: it is deleted again before the script ends, so no one sees it
+/// and it is never left without an expiry.
+const SET_KEEPING_EXPIRY: &str = r"
+local n = #ARGV / 2
+if redis.call('HSET', KEYS[1], unpack(ARGV)) < n or redis.call('HLEN', KEYS[1]) > n then return 1 end
+redis.call('DEL', KEYS[1])
+return 0
+";
+
 /// The start of every index script: `key` is the index, and an index written by version 0.1
 /// (a set, its members without deadlines) becomes a sorted set whose entries keep the set's
 /// expiry. ARGV[1] is always the time now (Unix ms).
@@ -179,10 +195,13 @@ impl IndexScripts {
 /// that must be atomic run as one `MULTI`/`EXEC` or one script on that key.
 ///
 /// Commands used: `HGETALL` (load); `MULTI`, `DEL`, `HSET`, `PEXPIRE`, `EXEC` (create);
-/// `EVALSHA` (after a `NOSCRIPT` answer, `SCRIPT LOAD` and again) of a script with one
-/// `PEXPIRE`, one `HSET` and one `HDEL` (update), or only `PEXPIRE` for an update that moves
-/// the expiry alone; `DEL` (delete, and an update whose deadline has passed); scripts with `ZADD`, `ZREM`, `ZSCORE`, `ZCOUNT`, `ZRANGEBYSCORE`,
-/// `ZREVRANGEBYSCORE`, `ZREMRANGEBYSCORE`, `PTTL`, `PEXPIREAT` (per-user index).
+/// `EVALSHA` (after a `NOSCRIPT` answer, `SCRIPT LOAD` and again) of a script with one `HSET`
+/// (and, only when the record was gone, `HLEN` and `DEL`) for an update between two pushes of
+/// the idle deadline that removes nothing, which keeps the record's expiry; of a script with
+/// one `PEXPIRE`, one `HSET` and one `HDEL` for other updates; only `PEXPIRE` for an update
+/// that moves the expiry alone; `DEL` (delete, and an update whose deadline has passed);
+/// scripts with `ZADD`, `ZREM`, `ZSCORE`, `ZCOUNT`, `ZRANGEBYSCORE`, `ZREVRANGEBYSCORE`,
+/// `ZREMRANGEBYSCORE`, `PTTL`, `PEXPIREAT` (per-user index).
 ///
 /// Keys: `<prefix><64 hex digits>` for records (the SHA-256 of the session id, never the id),
 /// `<prefix>user:<user key>` for the per-user index. The default prefix is `session:`.
@@ -208,6 +227,7 @@ pub struct RedisStore<C = ConnectionManager> {
     prefix: String,
     max_per_user: usize,
     update: Script,
+    set_keeping_expiry: Script,
     index: IndexScripts,
 }
 
@@ -450,6 +470,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisStore<C> {
             prefix: "session:".to_owned(),
             max_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
             update: Script::new(UPDATE),
+            set_keeping_expiry: Script::new(SET_KEEPING_EXPIRY),
             index: IndexScripts::new(),
         }
     }
@@ -536,6 +557,13 @@ fn into_fields(reply: Value) -> Result<Fields, StoreError> {
     }
 }
 
+/// Whether no name is set twice ([`SET_KEEPING_EXPIRY`] counts the fields `HSET` added).
+fn distinct(set: &[(&str, &[u8])]) -> bool {
+    set.iter()
+        .enumerate()
+        .all(|(at, (name, _))| set[..at].iter().all(|(other, _)| other != name))
+}
+
 fn unix_ms(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
@@ -595,6 +623,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
                     .map_err(StoreError::unavailable)?;
                 return Ok(true);
             }
+            let mut script = &self.update;
             let mut command = if ttl <= 0 {
                 // Written and expired at once: gone, if it was there.
                 let mut command = redis::cmd("DEL");
@@ -605,10 +634,18 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
                 let mut command = redis::cmd("PEXPIRE");
                 command.arg(&record).arg(ttl);
                 command
+            } else if !write.push_expiry && write.remove.is_empty() && distinct(write.set) {
+                script = &self.set_keeping_expiry;
+                let mut command = redis::cmd("EVALSHA");
+                command.arg(script.get_hash()).arg(1).arg(&record);
+                for (name, bytes) in write.set {
+                    command.arg(*name).arg(*bytes);
+                }
+                command
             } else {
                 let mut command = redis::cmd("EVALSHA");
                 command
-                    .arg(self.update.get_hash())
+                    .arg(script.get_hash())
                     .arg(1)
                     .arg(&record)
                     .arg(ttl)
@@ -621,7 +658,7 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> SessionStore for RedisSt
                 }
                 command
             };
-            let written: i64 = query_script(&mut command, &self.update, &mut connection)
+            let written: i64 = query_script(&mut command, script, &mut connection)
                 .await
                 .map_err(StoreError::unavailable)?;
             Ok(written == 1)
