@@ -124,6 +124,44 @@ pub(crate) struct Opened<'a> {
     pub payload_sha256: Option<[u8; 32]>,
 }
 
+/// Where a verified token's parts sit in its decoded bytes, and its header's values: what
+/// [`Codec::open`] reads from the header, which depends on the token's bytes alone (so the
+/// cache of verified tokens keeps it beside them).
+#[derive(Debug, Clone)]
+struct Layout {
+    /// The schema name's bytes (UTF-8, checked when parsed).
+    schema_name: std::ops::Range<usize>,
+    schema_version: u32,
+    fingerprint: u32,
+    times: TokenTimes,
+    /// The plaintext payload's bytes (decrypted in place when the token was encrypted).
+    payload: std::ops::Range<usize>,
+    encrypted: bool,
+}
+
+impl Layout {
+    /// Parses the header of the verified (and decrypted) token in `bytes`.
+    fn parse(bytes: &[u8], header_start: usize) -> Result<Self, Rejection> {
+        let signed_len = bytes.len() - MAC_LEN;
+        let encrypted = bytes[header_start] & FLAG_ENCRYPTED != 0;
+        let (header, body): (WireHeader<'_>, &[u8]) =
+            postcard::take_from_bytes(&bytes[header_start..signed_len])
+                .map_err(|_| Rejection::Malformed("header"))?;
+        let payload_start = signed_len - body.len() + if encrypted { NONCE_LEN } else { 0 };
+        let payload_end = signed_len - if encrypted { AEAD_TAG_LEN } else { 0 };
+        // Borrowed from `bytes` by postcard: its offset there.
+        let name_start = header.schema_name.as_ptr() as usize - bytes.as_ptr() as usize;
+        Ok(Self {
+            schema_name: name_start..name_start + header.schema_name.len(),
+            schema_version: header.schema_version,
+            fingerprint: u32::from_le_bytes(header.fingerprint),
+            times: header_times(&header)?,
+            payload: payload_start..payload_end,
+            encrypted,
+        })
+    }
+}
+
 /// The header of a token as `session inspect` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
@@ -304,7 +342,7 @@ impl Codec {
                 bytes[payload_start..payload_start + input.payload.len()]
                     .copy_from_slice(input.payload);
             }
-            cache.put(value.as_bytes(), &bytes, 0, 2 + id.len());
+            cache.put(value.as_bytes(), &bytes, 0, 2 + id.len(), None);
             if self.encrypt {
                 bytes.zeroize();
             }
@@ -328,44 +366,56 @@ impl Codec {
         if value.len() > MAX_COOKIE_BYTES {
             return Err(Rejection::Oversized { len: value.len() });
         }
-        let cached = self
-            .verified
-            .as_ref()
-            .and_then(|cache| cache.get(value.as_bytes(), buf));
-        let (key_index, header_start, payload_sha256) = match cached {
-            Some(hit) => (hit.key_index, hit.header_start, hit.payload_sha256),
+        let cache = self.verified.as_ref();
+        let hit = cache.and_then(|cache| cache.get(value.as_bytes(), buf));
+        let (key_index, header_start, payload_sha256, layout) = match hit {
+            Some(hit) => (
+                hit.key_index,
+                hit.header_start,
+                hit.payload_sha256,
+                hit.layout,
+            ),
             None => {
                 let (key_index, header_start) = self.decode_and_verify(value, buf)?;
-                if let Some(cache) = &self.verified {
-                    cache.put(value.as_bytes(), buf, key_index, header_start);
+                let layout = Layout::parse(buf, header_start)?;
+                if let Some(cache) = cache {
+                    cache.put(
+                        value.as_bytes(),
+                        buf,
+                        key_index,
+                        header_start,
+                        Some(&layout),
+                    );
                 }
-                (key_index, header_start, None)
+                (key_index, header_start, None, Some(layout))
             }
         };
-        let signed_len = buf.len() - MAC_LEN;
-        let encrypted = buf[header_start] & FLAG_ENCRYPTED != 0;
-        let bytes: &'b [u8] = buf.as_slice();
-        let (header, body): (WireHeader<'b>, &'b [u8]) =
-            postcard::take_from_bytes(&bytes[header_start..signed_len])
-                .map_err(|_| Rejection::Malformed("header"))?;
-        let payload = if encrypted {
-            &body[NONCE_LEN..body.len() - AEAD_TAG_LEN]
-        } else {
-            body
+        let layout = match layout {
+            Some(layout) => layout,
+            // Sealed here, cached without its header parsed: its first open parses it.
+            None => {
+                let layout = Layout::parse(buf, header_start)?;
+                if let Some(cache) = cache {
+                    cache.remember_layout(value.as_bytes(), &layout);
+                }
+                layout
+            }
         };
-        let payload_start = signed_len - body.len() + if encrypted { NONCE_LEN } else { 0 };
+        let bytes: &'b [u8] = buf.as_slice();
         let key_id = std::str::from_utf8(&bytes[2..header_start])
             .map_err(|_| Rejection::Malformed("key id"))?;
+        let schema_name = std::str::from_utf8(&bytes[layout.schema_name.clone()])
+            .map_err(|_| Rejection::Malformed("header"))?;
         Ok(Opened {
             schema: SchemaRef {
-                name: header.schema_name,
-                version: header.schema_version,
-                fingerprint: u32::from_le_bytes(header.fingerprint),
+                name: schema_name,
+                version: layout.schema_version,
+                fingerprint: layout.fingerprint,
             },
-            times: header_times(&header)?,
-            payload,
-            payload_start,
-            encrypted,
+            times: layout.times,
+            payload: &bytes[layout.payload.clone()],
+            payload_start: layout.payload.start,
+            encrypted: layout.encrypted,
             key_id,
             signed_by_current_key: key_index == 0,
             payload_sha256,

@@ -3,8 +3,9 @@
 //! once per token, not once per request. A token the codec seals enters at once (the
 //! browser sends it next), holding what verifying it would have put here.
 //!
-//! Only what depends on the token's bytes alone is kept: its decoded (and decrypted) bytes and
-//! the index of the key that verified it. The codec that owns the cache has one keyring and
+//! Only what depends on the token's bytes alone is kept: its decoded (and decrypted) bytes, the
+//! index of the key that verified it and, once an open parsed it, its header (schema, times,
+//! where the payload is). The codec that owns the cache has one keyring and
 //! one rotation policy for its whole life, so that index means the same on every hit.
 //! Everything that depends on the time or on the configuration (the deadlines, the field
 //! deadlines, the schema and its migrations) runs on every request, hit or miss, exactly as
@@ -19,6 +20,8 @@
 use std::sync::{Mutex, PoisonError};
 
 use subtle::ConstantTimeEq as _;
+
+use super::Layout;
 use zeroize::{Zeroize as _, Zeroizing};
 
 /// Slots in the cache (a power of two). At about 300 bytes a token, at most ~1.2 MB.
@@ -34,6 +37,8 @@ struct Entry {
     header_start: usize,
     /// The SHA-256 of the payload, once a caller computed it (store mode: the record key).
     payload_sha256: Option<[u8; 32]>,
+    /// The header, once an open parsed it.
+    layout: Option<Layout>,
 }
 
 /// Whether two cookie values are equal, in time that depends on their length only (which is
@@ -64,6 +69,7 @@ pub(super) struct Hit {
     pub key_index: usize,
     pub header_start: usize,
     pub payload_sha256: Option<[u8; 32]>,
+    pub layout: Option<Layout>,
 }
 
 pub(super) struct VerifiedCache {
@@ -117,6 +123,7 @@ impl VerifiedCache {
             key_index: entry.key_index,
             header_start: entry.header_start,
             payload_sha256: entry.payload_sha256,
+            layout: entry.layout.clone(),
         })
     }
 
@@ -133,9 +140,29 @@ impl VerifiedCache {
         }
     }
 
+    /// Keeps the parsed header of the token `value`, if the token is still cached.
+    pub(super) fn remember_layout(&self, value: &[u8], layout: &Layout) {
+        let Some(slot) = self.slot(value) else {
+            return;
+        };
+        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = guard.as_mut()
+            && same_value(&entry.value, value)
+        {
+            entry.layout = Some(layout.clone());
+        }
+    }
+
     /// Keeps a token that verified, replacing whatever held its slot (in that slot's buffers,
     /// wiped first, so a miss costs no allocation once the slot has been used).
-    pub(super) fn put(&self, value: &[u8], plain: &[u8], key_index: usize, header_start: usize) {
+    pub(super) fn put(
+        &self,
+        value: &[u8],
+        plain: &[u8],
+        key_index: usize,
+        header_start: usize,
+        layout: Option<&Layout>,
+    ) {
         let Some(slot) = self.slot(value) else {
             return;
         };
@@ -150,6 +177,7 @@ impl VerifiedCache {
                 entry.key_index = key_index;
                 entry.header_start = header_start;
                 entry.payload_sha256 = None;
+                entry.layout = layout.cloned();
             }
             None => {
                 *guard = Some(Entry {
@@ -158,6 +186,7 @@ impl VerifiedCache {
                     key_index,
                     header_start,
                     payload_sha256: None,
+                    layout: layout.cloned(),
                 });
             }
         }
@@ -173,7 +202,7 @@ mod tests {
         let cache = VerifiedCache::new();
         let value = b"a-token-value-long-enough";
         let mut buf = Vec::new();
-        cache.put(value, b"plain", 1, 2);
+        cache.put(value, b"plain", 1, 2, None);
         assert_eq!(
             cache.get(value, &mut buf).map(|h| h.payload_sha256),
             Some(None)
@@ -192,7 +221,7 @@ mod tests {
             Some([7; 32])
         );
         // A token that takes the slot over starts without one.
-        cache.put(value, b"plain", 1, 2);
+        cache.put(value, b"plain", 1, 2, None);
         assert_eq!(
             cache.get(value, &mut buf).and_then(|h| h.payload_sha256),
             None
