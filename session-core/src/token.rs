@@ -127,7 +127,7 @@ pub(crate) struct Opened<'a> {
 /// Where a verified token's parts sit in its decoded bytes, and its header's values: what
 /// [`Codec::open`] reads from the header, which depends on the token's bytes alone (so the
 /// cache of verified tokens keeps it beside them).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Layout {
     /// The schema name's bytes (UTF-8, checked when parsed).
     schema_name: std::ops::Range<usize>,
@@ -337,12 +337,29 @@ impl Codec {
             // The browser sends this cookie next: its first sight need not verify what was
             // just signed here. The entry is what verifying it would keep (the decoded bytes,
             // the payload in plaintext, the current key), so a hit answers the same.
+            let payload_end = bytes.len() - MAC_LEN - if self.encrypt { AEAD_TAG_LEN } else { 0 };
+            let payload_start = payload_end - input.payload.len();
             if self.encrypt {
-                let payload_start = bytes.len() - MAC_LEN - AEAD_TAG_LEN - input.payload.len();
-                bytes[payload_start..payload_start + input.payload.len()]
-                    .copy_from_slice(input.payload);
+                bytes[payload_start..payload_end].copy_from_slice(input.payload);
             }
-            cache.put(value.as_bytes(), &bytes, 0, 2 + id.len(), None);
+            // The header as `Layout::parse` would read it, from the values just written:
+            // postcard wrote the flags, the purpose tag, then the name after its varint length.
+            let header_start = 2 + id.len();
+            let name_len = input.schema.name.len();
+            let name_start = header_start + 2 + varint_len(name_len);
+            debug_assert_eq!(
+                &bytes[name_start..name_start + name_len],
+                input.schema.name.as_bytes()
+            );
+            let layout = header_times(&header).ok().map(|times| Layout {
+                schema_name: name_start..name_start + name_len,
+                schema_version: header.schema_version,
+                fingerprint: u32::from_le_bytes(header.fingerprint),
+                times,
+                payload: payload_start..payload_end,
+                encrypted: self.encrypt,
+            });
+            cache.put(value.as_bytes(), &bytes, 0, header_start, layout.as_ref());
             if self.encrypt {
                 bytes.zeroize();
             }
@@ -392,7 +409,7 @@ impl Codec {
         };
         let layout = match layout {
             Some(layout) => layout,
-            // Sealed here, cached without its header parsed: its first open parses it.
+            // Cached without its header parsed (a header whose times do not parse).
             None => {
                 let layout = Layout::parse(buf, header_start)?;
                 if let Some(cache) = cache {
@@ -555,6 +572,11 @@ fn header_body(bytes: &[u8]) -> Result<&[u8], Rejection> {
         .map_err(|_| Rejection::Malformed("header"))
 }
 
+/// The bytes of postcard's varint encoding of `n` (7 bits a byte).
+fn varint_len(n: usize) -> usize {
+    (usize::BITS - n.leading_zeros()).max(1).div_ceil(7) as usize
+}
+
 fn header_times(header: &WireHeader<'_>) -> Result<TokenTimes, Rejection> {
     let issued_at =
         i64::try_from(header.issued_at).map_err(|_| Rejection::Malformed("issued-at"))?;
@@ -669,14 +691,21 @@ mod tests {
         let ring =
             Keyring::from_entries([("k1", Key::generate().to_base64().to_string().as_str())])
                 .expect("keys");
-        let (schema, times) = (SCHEMA, fresh_times());
-        for encrypt in [false, true] {
+        // A name long enough for a two-byte length, and a field deadline.
+        let long = Schema {
+            name: "n".repeat(200).leak(),
+            ..SCHEMA
+        };
+        let mut with_field = fresh_times();
+        with_field.field_deadlines.push((3, 1_800_000_600));
+        let cases = [(SCHEMA, fresh_times()), (long, with_field)];
+        for ((schema, times), encrypt) in cases.iter().flat_map(|c| [(c, false), (c, true)]) {
             let codec = Codec::new(&ring, "session", RotationPolicy::default(), encrypt);
             let payload = b"the payload".to_vec();
             let value = codec
                 .seal(&SealInput {
-                    schema: &schema,
-                    times: &times,
+                    schema,
+                    times,
                     payload: &payload,
                 })
                 .expect("sealed");
@@ -692,6 +721,8 @@ mod tests {
             assert_eq!(seeded, verified, "encrypt: {encrypt}");
             assert_eq!((hit.key_index, hit.header_start), (key_index, header_start));
             assert_eq!(hit.payload_sha256, None);
+            let parsed = Layout::parse(&verified, header_start).expect("parses");
+            assert_eq!(hit.layout, Some(parsed), "encrypt: {encrypt}");
         }
     }
 
