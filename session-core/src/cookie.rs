@@ -211,6 +211,37 @@ impl CookieSettings {
         builder.build().to_string()
     }
 
+    /// What follows the value in every header [`set_cookie_header`](Self::set_cookie_header)
+    /// writes without `persistent_for` (`; HttpOnly; SameSite=Lax; Secure; Path=/`, and a
+    /// configured `Max-Age`): formatted by the `cookie` crate once, for
+    /// [`set_cookie_header_with`](Self::set_cookie_header_with).
+    pub(crate) fn attributes(&self) -> String {
+        let header = self.set_cookie_header("", None);
+        header[self.name.len() + 1..].to_owned()
+    }
+
+    /// The header [`set_cookie_header`](Self::set_cookie_header) writes, given the
+    /// [`attributes`](Self::attributes) of these settings: without `persistent_for` (nearly
+    /// every header), the name, the value and those attributes put together, with no
+    /// formatting machinery per header.
+    pub(crate) fn set_cookie_header_with(
+        &self,
+        value: &str,
+        persistent_for: Option<Duration>,
+        attributes: &str,
+    ) -> String {
+        if persistent_for.is_some() {
+            return self.set_cookie_header(value, persistent_for);
+        }
+        let mut header =
+            String::with_capacity(self.name.len() + 1 + value.len() + attributes.len());
+        header.push_str(&self.name);
+        header.push('=');
+        header.push_str(value);
+        header.push_str(attributes);
+        header
+    }
+
     /// The `Set-Cookie` header value that removes the cookie (empty value, `Max-Age=0` and an
     /// expiry in the past), with the same name, path and domain so the browser matches it.
     pub(crate) fn removal_header(&self) -> String {
@@ -305,6 +336,37 @@ mod tests {
             header.contains("Max-Age=7200") && header.contains("Domain=example.com"),
             "{header}"
         );
+    }
+
+    #[test]
+    fn headers_from_formatted_attributes_are_the_cookie_crates() {
+        let settings = [
+            CookieSettings::default(),
+            CookieSettings::default().host_prefixed(),
+            CookieSettings::default()
+                .name("app")
+                .path("/shop")
+                .domain("example.com")
+                .same_site(SameSite::Strict)
+                .http_only(false),
+            CookieSettings::default()
+                .secure(false)
+                .same_site(SameSite::None)
+                .max_age(Duration::hours(2)),
+        ];
+        let token = "AQJrMQ-example_token.value";
+        for settings in &settings {
+            let attributes = settings.attributes();
+            for persistent_for in [None, Some(Duration::days(30))] {
+                for value in ["", "abc", token] {
+                    assert_eq!(
+                        settings.set_cookie_header_with(value, persistent_for, &attributes),
+                        settings.set_cookie_header(value, persistent_for),
+                        "{settings:?} {persistent_for:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct SessionManager {
 struct Inner {
     config: SessionConfig,
     codec: Codec,
+    /// The attributes of every `Set-Cookie` that is not a remembered session's, formatted
+    /// once ([`CookieSettings::attributes`](crate::CookieSettings)).
+    set_cookie_attributes: String,
     /// Whether the "Secure cookie over plain HTTP" warning was logged already.
     warned_plain_http: std::sync::atomic::AtomicBool,
     /// The schema this manager's cookie is claimed for, once middleware claimed it.
@@ -197,6 +200,7 @@ impl SessionManager {
         );
         Ok(Self {
             inner: Arc::new(Inner {
+                set_cookie_attributes: config.cookie.attributes(),
                 config,
                 codec,
                 warned_plain_http: Default::default(),
@@ -378,7 +382,11 @@ impl SessionManager {
             .persistent
             .then(|| Duration::seconds(times.absolute_deadline.saturating_sub(now).max(1)));
         Ok(SetCookie {
-            header: cookie.set_cookie_header(token, persistent_for),
+            header: cookie.set_cookie_header_with(
+                token,
+                persistent_for,
+                &self.inner.set_cookie_attributes,
+            ),
             value_len: token.len(),
             removal: false,
         })
