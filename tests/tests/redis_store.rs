@@ -92,6 +92,15 @@ fn field(name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     (name.to_owned(), bytes.to_vec())
 }
 
+/// Creates the record under `key` with `@meta`, `x` and `y`, expiring in 60 s; answers its
+/// Redis key.
+async fn create_xy(store: &RedisStore, key: &RecordKey) -> String {
+    let set: &[(&str, &[u8])] = &[("@meta", b"m"), ("x", b"1"), ("y", b"2")];
+    let created = store.save(key, write(true, set, &[], in_secs(60)));
+    assert!(created.await.expect("create"));
+    format!("session:{}", key.to_hex())
+}
+
 #[test]
 fn updates_write_only_records_that_exist() {
     let Some(server) = Redis::start() else {
@@ -103,14 +112,7 @@ fn updates_write_only_records_that_exist() {
             .await
             .expect("connect");
         let (a, gone) = (key(1), key(2));
-        let record = format!("session:{}", a.to_hex());
-        let set: &[(&str, &[u8])] = &[("@meta", b"m"), ("x", b"1"), ("y", b"2")];
-        assert!(
-            store
-                .save(&a, write(true, set, &[], in_secs(60)))
-                .await
-                .expect("create")
-        );
+        let record = create_xy(&store, &a).await;
 
         // Sets and removes, in one write.
         let set: &[(&str, &[u8])] = &[("x", b"3"), ("z", b"4")];
@@ -229,14 +231,7 @@ fn updates_that_keep_the_expiry_write_only_records_that_exist() {
             .await
             .expect("connect");
         let (a, gone) = (key(4), key(5));
-        let record = format!("session:{}", a.to_hex());
-        let set: &[(&str, &[u8])] = &[("@meta", b"m"), ("x", b"1"), ("y", b"2")];
-        assert!(
-            store
-                .save(&a, write(true, set, &[], in_secs(60)))
-                .await
-                .expect("create")
-        );
+        let record = create_xy(&store, &a).await;
 
         // A field the record has, one it lacks, both; then a removal (the other script).
         for set in [
@@ -272,13 +267,7 @@ fn updates_that_keep_the_expiry_write_only_records_that_exist() {
             assert!(!store.save(&a, keep(set, &[])).await.expect("update"));
         }
         assert!(keys().is_empty(), "nothing revived: {:?}", keys());
-        let set: &[(&str, &[u8])] = &[("@meta", b"m"), ("x", b"1")];
-        assert!(
-            store
-                .save(&a, write(true, set, &[], in_secs(60)))
-                .await
-                .expect("create")
-        );
+        create_xy(&store, &a).await;
         let _: i64 = server.query(&["PEXPIRE", &record, "1"]).expect("pexpire");
         tokio::time::sleep(Duration::from_millis(20)).await;
         for set in writes {
@@ -298,13 +287,7 @@ fn the_update_script_is_loaded_again_after_a_flush() {
             .await
             .expect("connect");
         let a = key(3);
-        let set: &[(&str, &[u8])] = &[("@meta", b"m"), ("x", b"1")];
-        assert!(
-            store
-                .save(&a, write(true, set, &[], in_secs(60)))
-                .await
-                .expect("create")
-        );
+        create_xy(&store, &a).await;
         // Both update scripts: one that moves the expiry, one that keeps it.
         for (value, push_expiry) in [(b"2", true), (b"3", false), (b"4", true), (b"5", false)] {
             let _: () = server.query(&["SCRIPT", "FLUSH"]).expect("flush");
@@ -315,7 +298,7 @@ fn the_update_script_is_loaded_again_after_a_flush() {
             };
             assert!(store.save(&a, update).await.expect("update"));
         }
-        let expected = vec![field("@meta", b"m"), field("x", b"5")];
+        let expected = vec![field("@meta", b"m"), field("x", b"5"), field("y", b"2")];
         assert_eq!(sorted(store.load(&a).await.expect("load")), Some(expected));
     });
 }
