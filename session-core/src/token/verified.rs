@@ -4,9 +4,9 @@
 //! browser sends it next), holding what verifying it would have put here.
 //!
 //! Only what depends on the token's bytes alone is kept: its decoded (and decrypted) bytes, the
-//! index of the key that verified it and, once an open parsed it, its header (schema, times,
-//! where the payload is). The codec that owns the cache has one keyring and
-//! one rotation policy for its whole life, so that index means the same on every hit.
+//! index of the key that verified it and its parsed header (schema, times, where the payload
+//! is). The codec that owns the cache has one keyring and one rotation policy for its whole
+//! life, so that index means the same on every hit.
 //! Everything that depends on the time or on the configuration (the deadlines, the field
 //! deadlines, the schema and its migrations) runs on every request, hit or miss, exactly as
 //! without the cache.
@@ -20,11 +20,12 @@
 use std::sync::{Mutex, PoisonError};
 
 use subtle::ConstantTimeEq as _;
-
-use super::Layout;
 use zeroize::{Zeroize as _, Zeroizing};
 
-/// Slots in the cache (a power of two). At about 300 bytes a token, at most ~1.2 MB.
+use super::Layout;
+
+/// Slots in the cache (a power of two). At about 300 bytes a token and 100 for its parsed
+/// header, at most ~1.6 MB.
 const SLOTS: usize = 4096;
 /// Values shorter than this are never cached (no real token is).
 const MIN_VALUE: usize = 16;
