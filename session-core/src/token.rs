@@ -140,13 +140,17 @@ struct Layout {
 }
 
 impl Layout {
-    /// Parses the header of the verified (and decrypted) token in `bytes`.
+    /// Parses the header of the verified token in `bytes` (the header is never encrypted, so
+    /// this runs before decryption, which it tells where the body starts).
     fn parse(bytes: &[u8], header_start: usize) -> Result<Self, Rejection> {
         let signed_len = bytes.len() - MAC_LEN;
         let encrypted = bytes[header_start] & FLAG_ENCRYPTED != 0;
         let (header, body): (WireHeader<'_>, &[u8]) =
             postcard::take_from_bytes(&bytes[header_start..signed_len])
                 .map_err(|_| Rejection::Malformed("header"))?;
+        if encrypted && body.len() < NONCE_LEN + AEAD_TAG_LEN {
+            return Err(Rejection::Malformed("truncated ciphertext"));
+        }
         let payload_start = signed_len - body.len() + if encrypted { NONCE_LEN } else { 0 };
         let payload_end = signed_len - if encrypted { AEAD_TAG_LEN } else { 0 };
         // Borrowed from `bytes` by postcard: its offset there.
@@ -393,8 +397,7 @@ impl Codec {
                 hit.layout,
             ),
             None => {
-                let (key_index, header_start) = self.decode_and_verify(value, buf)?;
-                let layout = Layout::parse(buf, header_start)?;
+                let (key_index, header_start, layout) = self.decode_and_verify(value, buf)?;
                 if let Some(cache) = cache {
                     cache.put(
                         value.as_bytes(),
@@ -409,14 +412,8 @@ impl Codec {
         };
         let layout = match layout {
             Some(layout) => layout,
-            // Cached without its header parsed (a header whose times do not parse).
-            None => {
-                let layout = Layout::parse(buf, header_start)?;
-                if let Some(cache) = cache {
-                    cache.remember_layout(value.as_bytes(), &layout);
-                }
-                layout
-            }
+            // Sealed with times whose header does not parse: refused as a parse refuses it.
+            None => Layout::parse(buf, header_start)?,
         };
         let bytes: &'b [u8] = buf.as_slice();
         let key_id = std::str::from_utf8(&bytes[2..header_start])
@@ -452,14 +449,14 @@ impl Codec {
         }
     }
 
-    /// Decodes the base64, verifies the MAC, checks the flags and decrypts in place: all the
-    /// work that depends on the token's bytes alone. Answers the verifying key's index and
-    /// where the header starts in `buf`.
+    /// Decodes the base64, verifies the MAC, checks the flags, parses the header and decrypts
+    /// in place: all the work that depends on the token's bytes alone. Answers the verifying
+    /// key's index, where the header starts in `buf`, and the parsed header.
     fn decode_and_verify(
         &self,
         value: &str,
         buf: &mut Vec<u8>,
-    ) -> Result<(usize, usize), Rejection> {
+    ) -> Result<(usize, usize, Layout), Rejection> {
         buf.clear();
         URL_SAFE_NO_PAD
             .decode_vec(value.as_bytes(), buf)
@@ -470,12 +467,11 @@ impl Codec {
         if flags & !(FLAG_ENCRYPTED | FLAG_PERSISTENT) != 0 {
             return Err(Rejection::Malformed("unknown flags"));
         }
-        if flags & FLAG_ENCRYPTED != 0 {
-            // Decrypt in place; the header is parsed once here to find where the body starts.
-            let body_start = signed_len - header_body(&buf[header_start..signed_len])?.len();
-            if signed_len - body_start < NONCE_LEN + AEAD_TAG_LEN {
-                return Err(Rejection::Malformed("truncated ciphertext"));
-            }
+        let layout = Layout::parse(buf, header_start)?;
+        if layout.encrypted {
+            // Decrypt in place: the body is the nonce, the ciphertext (the payload's place)
+            // and the tag.
+            let body_start = layout.payload.start - NONCE_LEN;
             let (aad, body) = buf[..signed_len].split_at_mut(body_start);
             let (nonce, sealed) = body.split_at_mut(NONCE_LEN);
             let (ciphertext, poly_tag) = sealed.split_at_mut(sealed.len() - AEAD_TAG_LEN);
@@ -489,7 +485,7 @@ impl Codec {
                 )
                 .map_err(|_| Rejection::DecryptionFailed)?;
         }
-        Ok((key_index, header_start))
+        Ok((key_index, header_start, layout))
     }
 
     /// Finds the key by id and checks the MAC in constant time. Returns the key's index and
@@ -563,13 +559,6 @@ impl Codec {
             payload: opened.payload.to_vec(),
         })
     }
-}
-
-/// Parses the header only to find the body that follows it.
-fn header_body(bytes: &[u8]) -> Result<&[u8], Rejection> {
-    postcard::take_from_bytes::<WireHeader<'_>>(bytes)
-        .map(|(_, body)| body)
-        .map_err(|_| Rejection::Malformed("header"))
 }
 
 /// The bytes of postcard's varint encoding of `n` (7 bits a byte).
@@ -653,6 +642,42 @@ mod tests {
         assert_eq!(opened.payload, b"hi");
     }
 
+    /// An encrypted token whose MAC verifies but whose body is shorter than a nonce and a tag
+    /// (only a holder of the key could make one) is refused, not sliced out of bounds.
+    #[test]
+    fn a_verified_token_with_a_cut_ciphertext_is_malformed() {
+        let codec = Codec::new(
+            &Keyring::ephemeral_for_development(),
+            "session",
+            RotationPolicy::default(),
+            true,
+        );
+        let (schema, times) = (SCHEMA, fresh_times());
+        let token = codec
+            .seal(&SealInput {
+                schema: &schema,
+                times: &times,
+                payload: b"",
+            })
+            .expect("sealed");
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).expect("base64");
+        // Drop the MAC and one byte of the tag, then sign again with the codec's key.
+        bytes.truncate(bytes.len() - MAC_LEN - 1);
+        let mut mac = codec.keys[0].mac.clone();
+        mac.update(&bytes);
+        let tag = mac.finalize().into_bytes();
+        bytes.extend_from_slice(&tag[..MAC_LEN]);
+        let cut = URL_SAFE_NO_PAD.encode(&bytes);
+        // Twice: a refused token is not cached, so the second open does all the work again.
+        for _ in 0..2 {
+            let mut buf = Vec::new();
+            assert!(matches!(
+                codec.open(&cut, &mut buf),
+                Err(Rejection::Malformed("truncated ciphertext"))
+            ));
+        }
+    }
+
     /// What an open answers, in a form two opens can be compared by.
     type Answer = Result<
         (
@@ -715,13 +740,12 @@ mod tests {
                 .get(value.as_bytes(), &mut seeded)
                 .expect("cached at seal");
             let mut verified = Vec::new();
-            let (key_index, header_start) = codec
+            let (key_index, header_start, parsed) = codec
                 .decode_and_verify(&value, &mut verified)
                 .expect("verifies");
             assert_eq!(seeded, verified, "encrypt: {encrypt}");
             assert_eq!((hit.key_index, hit.header_start), (key_index, header_start));
             assert_eq!(hit.payload_sha256, None);
-            let parsed = Layout::parse(&verified, header_start).expect("parses");
             assert_eq!(hit.layout, Some(parsed), "encrypt: {encrypt}");
         }
     }

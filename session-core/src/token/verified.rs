@@ -38,7 +38,7 @@ struct Entry {
     header_start: usize,
     /// The SHA-256 of the payload, once a caller computed it (store mode: the record key).
     payload_sha256: Option<[u8; 32]>,
-    /// The header, once an open parsed it.
+    /// The parsed header (`None` only for a sealed token whose header does not parse).
     layout: Option<Layout>,
 }
 
@@ -138,19 +138,6 @@ impl VerifiedCache {
             && same_value(&entry.value, value)
         {
             entry.payload_sha256 = Some(digest);
-        }
-    }
-
-    /// Keeps the parsed header of the token `value`, if the token is still cached.
-    pub(super) fn remember_layout(&self, value: &[u8], layout: &Layout) {
-        let Some(slot) = self.slot(value) else {
-            return;
-        };
-        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = guard.as_mut()
-            && same_value(&entry.value, value)
-        {
-            entry.layout = Some(layout.clone());
         }
     }
 
