@@ -320,6 +320,20 @@ CREATE INDEX IF NOT EXISTS {s_expires} ON {s} (expires_unix_ms);
             s_deadline = index(&tables.user_sessions, "deadline"),
             s_expires = index(&tables.user_sessions, "expires"),
         );
+        // An update of the fields `source` yields (`name`, `value`), only while the record
+        // is live at `now`, the record row locked (see `update_in_place`).
+        let in_place = |now: &str, source: &str| {
+            format!(
+                "WITH r AS (
+    SELECT key FROM {r} WHERE key = $1 AND expires_unix_ms > {now} FOR NO KEY UPDATE
+), written AS (
+    INSERT INTO {f} (record, name, value)
+    SELECT r.key, n.name, n.value FROM r, {source} AS n (name, value)
+    ON CONFLICT (record, name) DO UPDATE SET value = EXCLUDED.value
+)
+SELECT count(*) FROM r"
+            )
+        };
         Self {
             // $1 key, $2 now. No row: no live record; one row, NULL: a live, empty one. Else
             // one value: per field, the byte lengths (`int4send`) before the name and the value.
@@ -364,16 +378,7 @@ SELECT count(*) FROM r"
             // row is locked instead of rewritten (no new row version, no index entry), as the
             // `UPDATE` above locks it: writes to one session queue, and a concurrent delete
             // waits for this write or this write sees the record gone.
-            update_in_place: format!(
-                "WITH r AS (
-    SELECT key FROM {r} WHERE key = $1 AND expires_unix_ms > $4 FOR NO KEY UPDATE
-), written AS (
-    INSERT INTO {f} (record, name, value)
-    SELECT r.key, n.name, n.value FROM r, UNNEST($2::text[], $3::bytea[]) AS n (name, value)
-    ON CONFLICT (record, name) DO UPDATE SET value = EXCLUDED.value
-)
-SELECT count(*) FROM r"
-            ),
+            update_in_place: in_place("$4", "UNNEST($2::text[], $3::bytea[])"),
             // $1 key, $2 now, then name and value of each field ($3, $4, $5, $6...): the same
             // for the one to four fields most writes set, without the arrays to decode and
             // unnest.
@@ -382,16 +387,7 @@ SELECT count(*) FROM r"
                     let rows = values_rows(n, 3, |name, value| {
                         format!("(${name}::text, ${value}::bytea)")
                     });
-                    format!(
-                        "WITH r AS (
-    SELECT key FROM {r} WHERE key = $1 AND expires_unix_ms > $2 FOR NO KEY UPDATE
-), written AS (
-    INSERT INTO {f} (record, name, value)
-    SELECT r.key, v.name, v.value FROM r, (VALUES {rows}) AS v (name, value)
-    ON CONFLICT (record, name) DO UPDATE SET value = EXCLUDED.value
-)
-SELECT count(*) FROM r"
-                    )
+                    in_place("$2", &format!("(VALUES {rows})"))
                 })
                 .collect(),
             // $1 key, $2 deadline, $3 names, $4 values, $5 removed names, $6 now. Only the
