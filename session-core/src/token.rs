@@ -621,22 +621,28 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_sealed_token_opens_to_its_payload() {
+    /// A codec with a development key, and a token it sealed with `payload`.
+    fn sealed(encrypt: bool, payload: &[u8]) -> (Codec, String) {
         let codec = Codec::new(
             &Keyring::ephemeral_for_development(),
             "session",
             RotationPolicy::default(),
-            false,
+            encrypt,
         );
         let (schema, times) = (SCHEMA, fresh_times());
         let token = codec
             .seal(&SealInput {
                 schema: &schema,
                 times: &times,
-                payload: b"hi",
+                payload,
             })
             .expect("sealed");
+        (codec, token)
+    }
+
+    #[test]
+    fn a_sealed_token_opens_to_its_payload() {
+        let (codec, token) = sealed(false, b"hi");
         let mut buf = Vec::new();
         let opened = codec.open(&token, &mut buf).expect("verifies");
         assert_eq!(opened.payload, b"hi");
@@ -646,20 +652,7 @@ mod tests {
     /// (only a holder of the key could make one) is refused, not sliced out of bounds.
     #[test]
     fn a_verified_token_with_a_cut_ciphertext_is_malformed() {
-        let codec = Codec::new(
-            &Keyring::ephemeral_for_development(),
-            "session",
-            RotationPolicy::default(),
-            true,
-        );
-        let (schema, times) = (SCHEMA, fresh_times());
-        let token = codec
-            .seal(&SealInput {
-                schema: &schema,
-                times: &times,
-                payload: b"",
-            })
-            .expect("sealed");
+        let (codec, token) = sealed(true, b"");
         let mut bytes = URL_SAFE_NO_PAD.decode(&token).expect("base64");
         // Drop the MAC and one byte of the tag, then sign again with the codec's key.
         bytes.truncate(bytes.len() - MAC_LEN - 1);
