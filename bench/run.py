@@ -81,8 +81,8 @@ LOGGED_IN_NAME = "alice"
 
 # framework -> (binary, variants); every framework also runs its "none" baseline.
 FRAMEWORKS = {
-    "axum": ("axum-bench", ["ours", "ours-encrypted", "tower-sessions", "signed-jar", "signed-jar-postcard", "private-jar"]),
-    "actix": ("actix-bench", ["ours", "ours-encrypted", "actix-session", "actix-session-private"]),
+    "axum": ("axum-bench", ["ours", "ours-encrypted", "layer-floor", "tower-sessions", "signed-jar", "signed-jar-postcard", "private-jar"]),
+    "actix": ("actix-bench", ["ours", "ours-encrypted", "layer-floor", "actix-session", "actix-session-private"]),
     "rocket": ("rocket-bench", ["ours", "ours-encrypted", "private-cookies"]),
 }
 # Store mode: framework -> (binary, variants); peers need the bench's `store-peers` feature, the
@@ -102,6 +102,7 @@ VARIANTS = {
     "ours-encrypted": ("ours, encrypted", "cookie", None),
     "ours-memory": ("ours, MemoryStore", "memory", None),
     "ours-redis": ("ours, RedisStore", "redis", None),
+    "layer-floor": ("layer floor: the middleware's extension and cache headers, no session", "cookie", "ours"),
     "tower-sessions": ("tower-sessions (MemoryStore)", "memory", "ours-memory"),
     "signed-jar": ("axum-extra SignedCookieJar (value: JSON, our choice)", "cookie", "ours"),
     "signed-jar-postcard": ("axum-extra SignedCookieJar (value: postcard + base64url, as ours)", "cookie", "ours"),

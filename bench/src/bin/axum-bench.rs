@@ -1,5 +1,6 @@
 //! axum bench server: `axum-bench <variant> <port>`; variants: `none`, `ours`,
-//! `ours-encrypted`, `ours-memory`, `ours-redis`, `tower-sessions`, `signed-jar` (JSON value),
+//! `ours-encrypted`, `ours-memory`, `ours-redis`, `layer-floor` (a layer's glue without a
+//! session), `tower-sessions`, `signed-jar` (JSON value),
 //! `signed-jar-postcard` (postcard + base64url value), `private-jar` (JSON value), and with the
 //! `store-peers` feature `tower-sessions-redis`, with the `sql-stores` feature `ours-postgres`,
 //! `tower-sessions-postgres`, `ours-sqlite`, `tower-sessions-sqlite`. Redis variants use
@@ -242,6 +243,92 @@ mod private_jar {
     );
 }
 
+/// `layer-floor`: what a session layer with our response defaults costs before any session
+/// work, the floor under target 1 of issue 11. The shape of `session_axum::SessionLayer`
+/// (boxed future, an `Arc` in the request's extensions that the handler borrows) and its
+/// headers (`Vary: Cookie` and `Cache-Control: private` on every response; a constant
+/// `Set-Cookie` after a change). It reads no cookie and verifies, decodes, encodes and signs
+/// nothing.
+mod layer_floor {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll};
+
+    use axum::extract::Request;
+    use axum::http::{HeaderValue, header};
+    use axum::response::Response;
+    use axum::routing::get;
+    use axum::{Extension, Router};
+
+    /// Whether the handler changed "the session".
+    #[derive(Default)]
+    struct Changed(AtomicBool);
+
+    #[derive(Clone)]
+    struct Layer;
+
+    impl<S> tower_layer::Layer<S> for Layer {
+        type Service = Service<S>;
+        fn layer(&self, inner: S) -> Service<S> {
+            Service(inner)
+        }
+    }
+
+    #[derive(Clone)]
+    struct Service<S>(S);
+
+    impl<S> tower_service::Service<Request> for Service<S>
+    where
+        S: tower_service::Service<Request, Response = Response>,
+        S::Future: Send + 'static,
+    {
+        type Response = Response;
+        type Error = S::Error;
+        type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.0.poll_ready(cx)
+        }
+
+        fn call(&mut self, mut request: Request) -> Self::Future {
+            let changed = Arc::new(Changed::default());
+            request.extensions_mut().insert(Arc::clone(&changed));
+            let response = self.0.call(request);
+            Box::pin(async move {
+                let mut response = response.await?;
+                let headers = response.headers_mut();
+                if changed.0.load(Ordering::Relaxed) {
+                    headers.append(
+                        header::SET_COOKIE,
+                        HeaderValue::from_static("id=floor; Path=/; HttpOnly; SameSite=Lax"),
+                    );
+                }
+                headers.append(header::VARY, HeaderValue::from_static("cookie"));
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
+                Ok(response)
+            })
+        }
+    }
+
+    async fn write(Extension(changed): Extension<Arc<Changed>>) -> String {
+        changed.0.store(true, Ordering::Relaxed);
+        1u64.to_string()
+    }
+    async fn read(Extension(_): Extension<Arc<Changed>>) -> String {
+        String::from("alice")
+    }
+
+    pub(crate) fn router() -> Router {
+        Router::new()
+            .route("/init", get(write))
+            .route("/write", get(write))
+            .route("/read", get(read))
+            .layer(Layer)
+    }
+}
+
 fn main() {
     let (variant, port) = bench::args(&[
         "none",
@@ -249,6 +336,7 @@ fn main() {
         "ours-encrypted",
         "ours-memory",
         "ours-redis",
+        "layer-floor",
         "tower-sessions",
         "signed-jar",
         "signed-jar-postcard",
@@ -301,6 +389,7 @@ fn main() {
             "tower-sessions-postgres" => peer_tower_sessions_sql::postgres(&variant).await,
             #[cfg(feature = "sql-stores")]
             "tower-sessions-sqlite" => peer_tower_sessions_sql::sqlite(&variant).await,
+            "layer-floor" => layer_floor::router(),
             "signed-jar" => signed_jar::router(),
             "signed-jar-postcard" => signed_jar_postcard::router(),
             _ => private_jar::router(),
