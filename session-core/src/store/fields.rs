@@ -63,6 +63,13 @@ impl Inner {
         self.iter().position(|(n, _)| n == name)
     }
 
+    /// Where the value of the field `name` sits in `values`.
+    fn value_range(&self, name: &str) -> Option<std::ops::Range<usize>> {
+        let at = self.position(name)?;
+        let start = at.checked_sub(1).map_or(0, |before| self.ends[before].1);
+        Some(start..self.ends[at].1)
+    }
+
     fn iter(&self) -> FieldsIter<'_> {
         FieldsIter {
             inner: self,
@@ -131,7 +138,34 @@ impl Fields {
     /// `write.set`; otherwise `write.set` is set and `write.remove` removed (a name in both is
     /// removed). The expiry is the store's to keep.
     pub fn apply(&mut self, write: &RecordWrite<'_>) {
-        self.rebuild(write.set, write.remove, write.create);
+        if write.create || !write.remove.is_empty() || !self.overwrite(write.set) {
+            self.rebuild(write.set, write.remove, write.create);
+        }
+    }
+
+    /// Writes the values of `set` over the old ones where they lie, when nobody else holds
+    /// these fields and every name in `set` is a field whose value has the same length (a
+    /// counter going from 1 to 2): no allocation and no copy of the other fields. Answers
+    /// whether it did; when it answers `false` nothing has changed.
+    fn overwrite(&mut self, set: &[(&str, &[u8])]) -> bool {
+        let Some(inner) = Arc::get_mut(&mut self.0) else {
+            return false;
+        };
+        let fits = |(name, value): &(&str, &[u8])| {
+            inner
+                .value_range(name)
+                .is_some_and(|range| range.len() == value.len())
+        };
+        if !set.iter().all(fits) {
+            return false;
+        }
+        // In order, so that of a name set twice the last value stays (as `rebuild` does).
+        for (name, value) in set {
+            if let Some(range) = inner.value_range(name) {
+                inner.values[range].copy_from_slice(value);
+            }
+        }
+        true
     }
 
     /// One pass: the kept fields (none when `replace`), then `set`.
@@ -329,6 +363,54 @@ mod tests {
         assert_eq!(fields.get("b"), None);
         fields.apply(&write(true, &[("z", b"0")], &[]));
         assert_eq!(pairs(&fields), [("z".to_owned(), b"0".to_vec())]);
+    }
+
+    #[test]
+    fn a_write_of_values_of_the_same_length_lands_in_place_unless_shared() {
+        let mut fields: Fields = [("a", &b"1"[..]), ("bb", b"22"), ("c", b"3")]
+            .into_iter()
+            .collect();
+        let before = Arc::as_ptr(&fields.0);
+        // Same lengths, a name set twice (the last value stays): written where they lie.
+        fields.apply(&write(
+            false,
+            &[("bb", b"xy"), ("c", b"8"), ("c", b"9")],
+            &[],
+        ));
+        assert_eq!(Arc::as_ptr(&fields.0), before);
+        assert_eq!(
+            pairs(&fields),
+            [
+                ("a".to_owned(), b"1".to_vec()),
+                ("bb".to_owned(), b"xy".to_vec()),
+                ("c".to_owned(), b"9".to_vec()),
+            ]
+        );
+        // A clone keeps what it had: the write goes to a copy.
+        let copy = fields.clone();
+        fields.apply(&write(false, &[("a", b"5")], &[]));
+        assert_eq!(copy.get("a"), Some(&b"1"[..]));
+        assert_eq!(fields.get("a"), Some(&b"5"[..]));
+        assert!(!Arc::ptr_eq(&fields.0, &copy.0));
+        // A longer value, a new name, or a removal anywhere in the write: rebuilt, and
+        // nothing of the write is lost or half-applied.
+        for (set, remove) in [
+            (&[("a", &b"5"[..]), ("bb", b"long")][..], &[][..]),
+            (&[("a", &b"6"[..]), ("new", b"n")][..], &[][..]),
+            (&[("a", &b"7"[..])][..], &["c"][..]),
+        ] {
+            let mut fields: Fields = [("a", &b"1"[..]), ("bb", b"22"), ("c", b"3")]
+                .into_iter()
+                .collect();
+            let mut expected = pairs(&fields);
+            expected.retain(|(name, _)| {
+                !remove.contains(&name.as_str()) && !set.iter().any(|(n, _)| n == name)
+            });
+            expected.extend(set.iter().map(|(n, v)| ((*n).to_owned(), v.to_vec())));
+            expected.sort();
+            fields.apply(&write(false, set, remove));
+            assert_eq!(pairs(&fields), expected);
+        }
     }
 
     #[test]

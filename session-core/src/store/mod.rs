@@ -101,12 +101,14 @@ pub struct RecordKey([u8; 32]);
 impl RecordKey {
     /// The key as 64 lowercase hexadecimal digits.
     pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        for byte in self.0 {
-            out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-            out.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        // Bytes first, then one check: pushing 64 `char`s encodes each as UTF-8 on its own.
+        let mut out = [0; 64];
+        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
         }
-        out
+        String::from_utf8(out.to_vec()).expect("hexadecimal digits are ASCII")
     }
 
     /// Parses 64 hexadecimal digits, as written by [`to_hex`](Self::to_hex).
@@ -513,5 +515,10 @@ mod tests {
             assert_eq!(RecordKey::from_hex(&signed), None, "{signed}");
         }
         assert_eq!(RecordKey::from_hex(&hex.to_uppercase()), Some(key));
+        // Every digit, high nibble first, lowercase.
+        let known = "0123456789abcdef".repeat(4);
+        let parsed = RecordKey::from_hex(&known).expect("64 digits");
+        assert_eq!(parsed.0[..2], [0x01, 0x23]);
+        assert_eq!(parsed.to_hex(), known);
     }
 }

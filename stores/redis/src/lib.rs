@@ -492,13 +492,9 @@ impl<C: ConnectionLike + Clone + Send + Sync + 'static> RedisStore<C> {
     }
 
     fn record(&self, key: &RecordKey) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut record = String::with_capacity(self.prefix.len() + 64);
         record.push_str(&self.prefix);
-        for byte in key.as_bytes() {
-            record.push(char::from(HEX[usize::from(byte >> 4)]));
-            record.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
+        record.push_str(&key.to_hex());
         record
     }
 
